@@ -1,0 +1,409 @@
+"""digest.toml (and the environment) -> Config.
+
+The file is found by --config, then $DIGEST_CONFIG, then ./digest.toml; with none of these the
+bundled sample config is used, its sources read from the package and its state, outbox and
+subscribers.csv kept in the current directory. Relative paths resolve against the config file's
+folder. Secrets come only from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import ConfigError
+from digest.models import Source
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def bundled_dir(name: str) -> Path:
+    """Folder of bundled data (`templates`, `samples`): inside an installed wheel, or the checkout."""
+    for candidate in (PACKAGE_DIR / "_data" / name, PACKAGE_DIR.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"bundled folder {name!r} is missing; reinstall digest")
+
+
+DEFAULT_USER_AGENT = "digest/0.1 (+https://github.com/digest-newsletter/digest; newsletter digest builder)"
+
+
+@dataclass(frozen=True, slots=True)
+class SectionConfig:
+    title: str
+    keywords: tuple[str, ...]
+    max_items: int = 4
+
+
+DEFAULT_SECTIONS = (
+    SectionConfig(
+        "Ukraine peace",
+        ("ukraine", "ukrainian", "kyiv", "ceasefire", "peace", "peacekeepers", "peacekeeping",
+         "russia", "russian", "putin", "moscow", "zelensky", "security guarantees", "negotiations",
+         "settlement", "sanctions", "invasion", "troops"),
+    ),
+    SectionConfig(
+        "Defence spending",
+        ("defence", "defense", "military", "spending", "gdp", "gross domestic product", "budget",
+         "nato", "armed forces", "army", "procurement", "expenditure", "rearmament", "billion"),
+    ),
+    SectionConfig(
+        "AI/tech partnership",
+        ("ai", "artificial intelligence", "technology", "technologies", "tech", "partnership",
+         "semiconductor", "chips", "data centre", "data center", "compute", "investment",
+         "regulation", "summit", "quantum", "cyber"),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewsletterConfig:
+    name: str
+    from_email: str
+    from_name: str = ""
+    reply_to: str | None = None
+    postal_address: str | None = None
+    base_url: str = "http://127.0.0.1:8080"
+    timezone: str = "UTC"
+    subject: str = "{name}: {date}"
+    alert_email: str | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    time: str = "07:00"
+    misfire_grace_minutes: int = 60
+    skip_if_unchanged: bool = True
+
+    @property
+    def local_time(self) -> time:
+        hour, minute = self.time.split(":")
+        return time(int(hour), int(minute))
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    transport: str = "outbox"
+    outbox_dir: Path = Path("outbox")
+    sendgrid_api_url: str = "https://api.sendgrid.com"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    dkim_domain: str | None = None
+    dkim_selector: str | None = None
+    batch_size: int = 1000
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribersConfig:
+    file: Path = Path("subscribers.csv")
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    dir: Path = Path(".digest")
+    keep_days: int = 90
+
+
+@dataclass(frozen=True, slots=True)
+class GatherConfig:
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    max_related: int = 10
+    concurrency: int = 8
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Read from the environment only; never printed."""
+
+    sendgrid_api_key: str | None = field(default=None, repr=False)
+    smtp_username: str | None = field(default=None, repr=False)
+    smtp_password: str | None = field(default=None, repr=False)
+    digest_secret: str | None = field(default=None, repr=False)
+    dkim_private_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Secrets:
+        return cls(
+            sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            digest_secret=env.get("DIGEST_SECRET") or None,
+            dkim_private_key=env.get("DKIM_PRIVATE_KEY") or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None  # the file read; None for the bundled sample
+    newsletter: NewsletterConfig
+    sources: tuple[Source, ...]
+    sections: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
+    schedule: ScheduleConfig = ScheduleConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    subscribers: SubscribersConfig = SubscribersConfig()
+    state: StateConfig = StateConfig()
+    gather: GatherConfig = GatherConfig()
+    secrets: Secrets = Secrets()
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path else "bundled sample config"
+
+
+TRANSPORTS = ("outbox", "sendgrid", "smtp")
+SMTP_SECURITY = ("starttls", "tls", "none")
+_TABLES = ("newsletter", "schedule", "sources", "sections", "delivery", "subscribers", "state", "gather")
+
+
+def find_config(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The config file to use, or None for the bundled sample."""
+    if explicit is not None:
+        return explicit
+    if env.get("DIGEST_CONFIG"):
+        return Path(env["DIGEST_CONFIG"])
+    local = cwd / "digest.toml"
+    return local if local.is_file() else None
+
+
+def load_config(
+    explicit: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Find, read and validate the config. Raises ConfigError naming the file, key and line."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    path = find_config(explicit, env, cwd)
+    if path is None:
+        sample = bundled_dir("samples") / "digest.toml"
+        return parse_config(_read(sample), sample, sources_dir=sample.parent, state_dir=cwd, env=env, bundled=True)
+    path = path if path.is_absolute() else cwd / path
+    return parse_config(_read(path), path, sources_dir=path.parent, state_dir=path.parent, env=env)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (give --config PATH or create digest.toml)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from exc
+
+
+def parse_config(
+    text: str,
+    path: Path,
+    *,
+    sources_dir: Path,
+    state_dir: Path,
+    env: Mapping[str, str],
+    bundled: bool = False,
+) -> Config:
+    """Validate TOML text into a Config. Raises ConfigError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    where = _Locator(path, text)
+    for key in data:
+        if key not in _TABLES:
+            raise ConfigError(f"{where.at(None, key)}unknown table or key '{key}' (expected one of: {', '.join(_TABLES)})")
+    if "newsletter" not in data:
+        raise ConfigError(f"{path}: missing required table [newsletter]")
+
+    newsletter = _table(NewsletterConfig, data["newsletter"], "newsletter", where)
+    if not newsletter.from_name:
+        newsletter = _replace(newsletter, from_name=newsletter.name)
+    try:
+        ZoneInfo(newsletter.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where.at('newsletter', 'timezone')}[newsletter] timezone: unknown IANA time zone {newsletter.timezone!r} (e.g. \"Europe/London\")") from None
+    try:
+        newsletter.subject.format(name="", date="")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(f"{where.at('newsletter', 'subject')}[newsletter] subject: only {{name}} and {{date}} may be used") from None
+
+    schedule = _table(ScheduleConfig, data.get("schedule", {}), "schedule", where)
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", schedule.time):
+        raise ConfigError(f"{where.at('schedule', 'time')}[schedule] time: expected HH:MM in 24-hour time, got {schedule.time!r}")
+    _check_min(schedule.misfire_grace_minutes, 0, "schedule", "misfire_grace_minutes", where)
+
+    raw_sources = data.get("sources")
+    if not raw_sources:
+        raise ConfigError(f"{path}: no [[sources]] configured; add at least one with url = \"...\"")
+    if not isinstance(raw_sources, list):
+        raise ConfigError(f"{where.at(None, 'sources')}sources must be an array of tables ([[sources]])")
+    sources = tuple(
+        _source(_table(_SourceTable, raw, f"sources[{i}]", where, table_name="sources"), sources_dir)
+        for i, raw in enumerate(raw_sources)
+    )
+
+    raw_sections = data.get("sections")
+    if raw_sections is None:
+        sections = DEFAULT_SECTIONS
+    else:
+        if not isinstance(raw_sections, list) or not raw_sections:
+            raise ConfigError(f"{where.at(None, 'sections')}sections must be a non-empty array of tables ([[sections]])")
+        sections = tuple(
+            _table(SectionConfig, raw, f"sections[{i}]", where, table_name="sections")
+            for i, raw in enumerate(raw_sections)
+        )
+        for i, section in enumerate(sections):
+            if not section.keywords:
+                raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {section.title!r}: keywords must not be empty")
+            _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
+
+    delivery = _table(DeliveryConfig, data.get("delivery", {}), "delivery", where)
+    if delivery.transport not in TRANSPORTS:
+        raise ConfigError(f"{where.at('delivery', 'transport')}[delivery] transport: expected one of {', '.join(TRANSPORTS)}, got {delivery.transport!r}")
+    if delivery.smtp_security not in SMTP_SECURITY:
+        raise ConfigError(f"{where.at('delivery', 'smtp_security')}[delivery] smtp_security: expected one of {', '.join(SMTP_SECURITY)}, got {delivery.smtp_security!r}")
+    if not 1 <= delivery.batch_size <= 1000:
+        raise ConfigError(f"{where.at('delivery', 'batch_size')}[delivery] batch_size: must be between 1 and 1000")
+    delivery = _replace(
+        delivery,
+        outbox_dir=_resolve(delivery.outbox_dir, state_dir),
+        sendgrid_api_url=env.get("SENDGRID_API_URL") or delivery.sendgrid_api_url,
+    )
+
+    subscribers = _table(SubscribersConfig, data.get("subscribers", {}), "subscribers", where)
+    subscribers = _replace(subscribers, file=_resolve(subscribers.file, state_dir))
+    state = _table(StateConfig, data.get("state", {}), "state", where)
+    state = _replace(state, dir=_resolve(state.dir, state_dir))
+    _check_min(state.keep_days, 1, "state", "keep_days", where)
+    gather = _table(GatherConfig, data.get("gather", {}), "gather", where)
+
+    return Config(
+        path=None if bundled else path,
+        newsletter=newsletter,
+        sources=sources,
+        sections=sections,
+        schedule=schedule,
+        delivery=delivery,
+        subscribers=subscribers,
+        state=state,
+        gather=gather,
+        secrets=Secrets.from_env(env),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceTable:
+    url: str
+    follow_related: bool = True
+
+
+def _source(table: _SourceTable, base: Path) -> Source:
+    url = table.url.strip()
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
+        return Source(url, table.follow_related)
+    return Source(str(_resolve(Path(url).expanduser(), base)), table.follow_related)
+
+
+def _resolve(path: Path, base: Path) -> Path:
+    return path if path.is_absolute() else base / path
+
+
+def _replace(obj: Any, **changes: Any) -> Any:
+    values = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    values.update(changes)
+    return type(obj)(**values)
+
+
+def _check_min(value: int, minimum: int, table: str, key: str, where: _Locator) -> None:
+    if value < minimum:
+        raise ConfigError(f"{where.at(table.split('[')[0], key)}[{table}] {key}: must be at least {minimum}, got {value}")
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", Path: "a path string"}
+
+
+def _table(cls: type, raw: Any, name: str, where: _Locator, table_name: str | None = None) -> Any:
+    """Build dataclass `cls` from one TOML table, checking keys and types."""
+    table_name = table_name or name
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where.at(None, table_name)}[{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{where.at(table_name, key)}[{name}] unknown key '{key}' (known: {', '.join(known)})")
+        values[key] = _coerce(value, known[key].type, name, key, where.at(table_name, key))
+    missing = [f.name for f in fields(cls) if f.name not in values and _required(cls, f.name)]
+    if missing:
+        raise ConfigError(f"{where.at(None, table_name)}[{name}] missing required key '{missing[0]}'")
+    return cls(**values)
+
+
+def _required(cls: type, name: str) -> bool:
+    from dataclasses import MISSING
+
+    f = {f.name: f for f in fields(cls)}[name]
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+def _coerce(value: Any, annotation: Any, table: str, key: str, loc: str) -> Any:
+    kind = str(annotation)
+    if kind.startswith("tuple"):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(f"{loc}[{table}] {key}: expected a list of non-empty strings")
+        return tuple(v.strip() for v in value)
+    optional = "None" in kind
+    base = kind.replace(" | None", "")
+    expected: type = {"str": str, "int": int, "float": float, "bool": bool, "Path": Path}[base]
+    if optional and value == "":
+        return None
+    ok = (
+        isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected not in (float, Path)
+        else (isinstance(value, (int, float)) and not isinstance(value, bool)) if expected is float
+        else isinstance(value, str)
+    )
+    if not ok:
+        raise ConfigError(f"{loc}[{table}] {key}: expected {_TYPE_NAMES[expected]}, got {type(value).__name__} {value!r}")
+    if expected is Path:
+        return Path(value).expanduser()
+    if expected is float:
+        return float(value)
+    return value
+
+
+class _Locator:
+    """Turns (table, key) into 'file:line: ' by scanning the TOML text (tomllib gives no positions)."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def at(self, table: str | None, key: str) -> str:
+        current: str | None = None
+        for number, line in enumerate(self.lines, start=1):
+            stripped = line.strip()
+            header = re.match(r"^\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?", stripped)
+            if header:
+                current = header.group(1)
+                if table is None and current == key:
+                    return f"{self.path}:{number}: "
+                continue
+            if current == table and re.match(rf"^{re.escape(key)}\s*=", stripped):
+                return f"{self.path}:{number}: "
+            if table is None and current is None and re.match(rf"^{re.escape(key)}\s*=", stripped):
+                return f"{self.path}:{number}: "
+        return f"{self.path}: "

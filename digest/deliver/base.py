@@ -1,0 +1,58 @@
+"""What every transport (outbox, SendGrid, SMTP) offers the send loop, and what it may raise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from digest.errors import DeliveryError
+from digest.models import Edition
+
+OutcomeStatus = Literal["sent", "failed", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One address of a batch, with its per-recipient parts already worked out."""
+
+    email: str
+    name: str
+    unsubscribe_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one recipient of a batch."""
+
+    email: str
+    status: OutcomeStatus
+    provider_id: str | None = None
+    reason: str | None = None
+    permanent: bool = False  # a permanent refusal of the address (SMTP 5xx on RCPT): mark it bounced
+
+
+class NotSentError(DeliveryError):
+    """The batch never reached the provider (refused connection, connect timeout, retries used up).
+
+    Its recipients stay pending and the next send retries them.
+    """
+
+
+class OutcomeUnknownError(DeliveryError):
+    """The request went out but its answer was lost (read timeout, reset): its recipients are unknown."""
+
+
+class Transport(Protocol):
+    name: str
+    batch_size: int  # most recipients one send_batch call takes
+    concurrency: int  # batches the send loop may have in flight at once (threads calling send_batch)
+
+    def send_batch(self, edition: Edition, recipients: Sequence[Recipient], *, test: bool = False) -> tuple[Outcome, ...]:
+        """Send `edition` to `recipients`; one Outcome per recipient.
+
+        Raises NotSentError, OutcomeUnknownError, or ProviderRejectedError (stop the whole send).
+        """
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,225 @@
+"""Frozen values passed between the pipeline stages.
+
+gather -> Page, extract -> Article, condense -> Digest, render -> Email,
+editions -> Edition, subscribers -> Subscriber, ledger -> Delivery.
+Datetimes are aware and in UTC; collections are tuples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+# Per-recipient parts of a rendered edition. Rendering writes these markers once; delivery
+# replaces them for each recipient (str.replace), so MJML never runs per recipient.
+# Untrusted text has the markers stripped before rendering (see render.neutralise_placeholders).
+UNSUBSCRIBE_URL_PLACEHOLDER = "%%unsubscribe_url%%"
+NAME_PLACEHOLDER = "%%name%%"
+PLACEHOLDERS = (UNSUBSCRIBE_URL_PLACEHOLDER, NAME_PLACEHOLDER)
+
+SourceStatus = Literal["ok", "error"]
+SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced")
+DeliveryStatus = Literal["pending", "in_flight", "sent", "failed", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A configured source: an http(s) URL, a feed URL, or a local file path."""
+
+    url: str
+    follow_related: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One fetched document, before extraction."""
+
+    url: str  # final URL after redirects; file:// URI for local files
+    body: bytes
+    content_type: str  # media type without parameters, e.g. "text/html"
+    status: int  # HTTP status; 200 for local files
+    elapsed: float  # seconds spent fetching
+    fetched_at: datetime
+    charset: str | None = None  # from the Content-Type header, when given
+    via: str | None = None  # URL of the page whose related link led here
+    requested_url: str = ""  # the URL as asked for, before redirects
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFailure:
+    """A source or related link that could not be fetched or read."""
+
+    url: str
+    reason: str
+    via: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """What gather returns: the pages it got, and what failed (the run goes on)."""
+
+    pages: tuple[Page, ...]
+    failures: tuple[SourceFailure, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """The readable part of a page: main text and metadata, boilerplate removed."""
+
+    url: str
+    title: str
+    text: str  # paragraphs separated by a blank line
+    date: str | None = None  # ISO date, YYYY-MM-DD
+    author: str | None = None
+    sitename: str | None = None
+    related: tuple[str, ...] = ()  # absolute URLs of the page's related-source links
+    via: str | None = None
+
+    @property
+    def paragraphs(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.text.split("\n\n") if p.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a bullet's text comes from."""
+
+    url: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bullet:
+    """One line of a section: text taken from its source, never written by us."""
+
+    text: str
+    source: SourceRef
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    bullets: tuple[Bullet, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceReport:
+    """A source as listed in an edition: fetched and used (ok) or not (error, with reason)."""
+
+    url: str
+    title: str
+    status: SourceStatus
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """The condensed content of one edition."""
+
+    edition: str  # edition id: its date in the newsletter's time zone, YYYY-MM-DD
+    title: str
+    generated_at: datetime
+    sections: tuple[Section, ...]
+    sources: tuple[SourceReport, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape of `digest preview --format json` (INTERFACE.md)."""
+        return {
+            "edition": self.edition,
+            "title": self.title,
+            "generated_at": self.generated_at.isoformat(),
+            "sections": [
+                {
+                    "title": section.title,
+                    "items": [
+                        {"text": b.text, "source": {"url": b.source.url, "title": b.source.title}}
+                        for b in section.bullets
+                    ],
+                }
+                for section in self.sections
+            ],
+            "sources": [
+                {"url": s.url, "title": s.title, "status": s.status}
+                | ({"reason": s.reason} if s.reason else {})
+                for s in self.sources
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Digest:
+        return cls(
+            edition=data["edition"],
+            title=data["title"],
+            generated_at=datetime.fromisoformat(data["generated_at"]),
+            sections=tuple(
+                Section(
+                    title=s["title"],
+                    bullets=tuple(
+                        Bullet(i["text"], SourceRef(i["source"]["url"], i["source"]["title"]))
+                        for i in s["items"]
+                    ),
+                )
+                for s in data["sections"]
+            ),
+            sources=tuple(
+                SourceReport(s["url"], s["title"], s["status"], s.get("reason"))
+                for s in data["sources"]
+            ),
+        )
+
+    @property
+    def content_hash(self) -> str:
+        """Identifies the content a reader sees, so an unchanged digest can be skipped."""
+        sections = [[s.title, [[b.text, b.source.url] for b in s.bullets]] for s in self.sections]
+        return hashlib.sha256(json.dumps(sections, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """A rendered edition, still holding the per-recipient placeholders."""
+
+    edition: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Edition:
+    """A built and stored edition: what preview shows is what send sends."""
+
+    id: str
+    digest: Digest
+    email: Email
+    built_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """One row of subscribers.csv."""
+
+    email: str
+    name: str = ""
+    status: SubscriberStatus = "active"
+    subscribed_at: str = ""  # ISO 8601 datetime, UTC
+    unsubscribed_at: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The ledger's record of one edition sent (or not yet) to one address."""
+
+    edition: str
+    email: str
+    status: DeliveryStatus
+    batch: str | None = None
+    provider_id: str | None = None
+    reason: str | None = None
+    updated_at: datetime | None = None
+    attempts: int = 0
