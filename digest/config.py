@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from datetime import time
+import datetime as dt
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -52,7 +52,7 @@ DEFAULT_SECTIONS = (
     SectionConfig(
         "Defence spending",
         ("defence", "defense", "military", "spending", "gdp", "gross domestic product", "budget",
-         "nato", "armed forces", "army", "procurement", "expenditure", "rearmament", "billion"),
+         "nato", "armed forces", "army", "procurement", "expenditure", "rearmament"),
     ),
     SectionConfig(
         "AI/tech partnership",
@@ -87,9 +87,9 @@ class ScheduleConfig:
     skip_if_unchanged: bool = True
 
     @property
-    def local_time(self) -> time:
+    def local_time(self) -> dt.time:
         hour, minute = self.time.split(":")
-        return time(int(hour), int(minute))
+        return dt.time(int(hour), int(minute))
 
 
 @dataclass(frozen=True, slots=True)
