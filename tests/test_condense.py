@@ -1,0 +1,311 @@
+"""condense: which sentences of the articles become the bullets of each section."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.condense import condense, split_sentences
+from digest.config import DEFAULT_SECTIONS, SectionConfig
+from digest.models import Article, Digest, SourceFailure
+from tests.conftest import REPO, check_golden
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "condense"
+NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+SEED_URL = "https://news.example.org/starmer"
+
+
+def article_from(name: str, url: str) -> Article:
+    """An Article from a fixture text: first paragraph is the title, the rest the body."""
+    title, _, body = (FIXTURES / name).read_text(encoding="utf-8").strip().partition("\n\n")
+    return Article(url=url, title=title.strip(), text=body)
+
+
+SEED = article_from("article.txt", SEED_URL)
+PEACEKEEPERS = article_from("peacekeepers.txt", "https://wire.example.com/peacekeepers")
+AI_PROGRAMME = article_from("ai-programme.txt", "https://tech.example.net/ai-programme")
+ALL_ARTICLES = (SEED, PEACEKEEPERS, AI_PROGRAMME)
+
+
+def build(
+    articles: Sequence[Article],
+    sections: Sequence[SectionConfig] = DEFAULT_SECTIONS,
+    failures: Sequence[SourceFailure] = (),
+) -> Digest:
+    return condense(articles, sections, edition="2026-11-26", title="The Transatlantic Brief", now=NOW, failures=failures)
+
+
+def roomy(sections: Sequence[SectionConfig]) -> tuple[SectionConfig, ...]:
+    """The same sections with room for every candidate, so only filtering decides what is left out."""
+    return tuple(dataclasses.replace(s, max_items=50) for s in sections)
+
+
+def texts(digest: Digest) -> list[str]:
+    return [b.text for s in digest.sections for b in s.bullets]
+
+
+def section_texts(digest: Digest, title: str) -> list[str]:
+    return [b.text for s in digest.sections if s.title == title for b in s.bullets]
+
+
+def test_seed_fills_every_default_section_in_config_order() -> None:
+    digest = build([SEED])
+
+    assert [s.title for s in digest.sections] == [s.title for s in DEFAULT_SECTIONS]
+    assert all(section.bullets for section in digest.sections)
+    assert (digest.edition, digest.title, digest.generated_at) == ("2026-11-26", "The Transatlantic Brief", NOW)
+
+
+def test_seed_digest_matches_golden_file(update_golden: bool) -> None:
+    digest = build([SEED])
+
+    actual = json.dumps(digest.to_json(), indent=2, ensure_ascii=False) + "\n"
+    check_golden(FIXTURES / "seed-digest.json", actual, update_golden)
+
+
+def test_seed_sentences_land_in_the_section_they_are_about() -> None:
+    digest = build([SEED])
+
+    assert any("2.5% of gross domestic product" in t for t in section_texts(digest, "Defence spending"))
+    assert any("AI summit in Paris" in t for t in section_texts(digest, "AI/tech partnership"))
+    assert any("security guarantees for Ukraine" in t for t in section_texts(digest, "Ukraine peace"))
+
+
+def test_every_bullet_is_a_verbatim_sentence_of_the_article_it_credits() -> None:
+    digest = build(ALL_ARTICLES, roomy(DEFAULT_SECTIONS))
+    by_url = {a.url: a for a in ALL_ARTICLES}
+
+    bullets = [b for s in digest.sections for b in s.bullets]
+    assert len(bullets) > 15
+    for bullet in bullets:
+        article = by_url[bullet.source.url]
+        assert bullet.text in article.text
+        assert bullet.text == bullet.text.strip()
+        assert bullet.source.title == article.title
+
+
+def test_a_sentence_is_used_in_at_most_one_section() -> None:
+    all_texts = texts(build(ALL_ARTICLES, roomy(DEFAULT_SECTIONS)))
+
+    assert len(all_texts) == len(set(all_texts))
+
+
+def test_off_topic_sentence_is_in_no_section() -> None:
+    all_texts = texts(build(ALL_ARTICLES, roomy(DEFAULT_SECTIONS)))
+
+    assert not [t for t in all_texts if "Arsenal" in t]
+
+
+def test_near_duplicate_from_another_source_appears_once() -> None:
+    all_texts = texts(build(ALL_ARTICLES, roomy(DEFAULT_SECTIONS)))
+
+    assert len([t for t in all_texts if "prepared to send troops" in t]) == 1
+
+
+def test_exact_repeat_within_one_article_appears_once() -> None:
+    sentence = "Wind farms produced a record share of the country's electricity this winter."
+    article = Article(url="https://a.example/wind", title="Wind", text=f"{sentence}\n\nA pull quote follows.\n\n{sentence}")
+
+    digest = build([article], [SectionConfig("Energy", ("wind",))])
+
+    assert texts(digest) == [sentence]
+
+
+def test_questions_bylines_teasers_and_captions_are_not_bullets() -> None:
+    all_texts = texts(build(ALL_ARTICLES, roomy(DEFAULT_SECTIONS)))
+
+    for unwanted in ("Will Washington agree", "By Jane Doe", "Read more", "Photo:", "Related Sources", "Source 1"):
+        assert not [t for t in all_texts if unwanted in t], unwanted
+
+
+def test_too_short_too_long_and_unfinished_sentences_are_not_bullets() -> None:
+    long_sentence = "Wind " + "power and " * 35 + "more."
+    text = "\n\n".join([
+        "Wind is up.",
+        long_sentence,
+        "Wind farms off the coast of Norfolk are being built",
+        "Wind farms off the coast of Norfolk will double in size by 2030...",
+        "Wind farms off the coast of Norfolk will double in size by 2030.",
+    ])
+    digest = build([Article(url="https://a.example/w", title="W", text=text)], [SectionConfig("Energy", ("wind",))])
+
+    assert texts(digest) == ["Wind farms off the coast of Norfolk will double in size by 2030."]
+
+
+def test_max_items_is_respected() -> None:
+    sections = tuple(dataclasses.replace(s, max_items=n) for s, n in zip(DEFAULT_SECTIONS, (1, 2, 3), strict=True))
+
+    digest = build(ALL_ARTICLES, sections)
+
+    assert [len(s.bullets) for s in digest.sections] == [1, 2, 3]
+
+
+def test_default_max_items_is_four() -> None:
+    capped = build(ALL_ARTICLES)
+    everything = build(ALL_ARTICLES, roomy(DEFAULT_SECTIONS))
+
+    assert [len(s.bullets) for s in capped.sections] == [min(4, len(s.bullets)) for s in everything.sections]
+    assert len(capped.sections[0].bullets) == 4
+
+
+def test_ai_keyword_matches_the_whole_word_only() -> None:
+    text = (
+        "The minister said again that the plan would be fair to everyone involved.\n\n"
+        "The government will publish its AI strategy for schools next spring."
+    )
+    digest = build([Article(url="https://a.example/ai", title="AI", text=text)], [SectionConfig("Tech", ("ai",))])
+
+    assert texts(digest) == ["The government will publish its AI strategy for schools next spring."]
+
+
+def test_custom_sections_route_sentences_by_phrase_and_plural() -> None:
+    sections = (
+        SectionConfig("Energy", ("wind farm", "battery", "technology", "grid")),
+        SectionConfig("Climate", ("emissions", "carbon", "heatwave")),
+    )
+    text = "\n\n".join([
+        "Two new wind farms opened off the Norfolk coast this week.",
+        "Grid batteries now store a fifth of the solar power made at noon.",
+        "Storage technologies are getting cheaper faster than expected, the report found.",
+        "Carbon emissions from British homes fell by 4% last year.",
+        "Forecasters warned that heatwaves would become more frequent in southern Europe.",
+        "The farm shop installed a wind-resistant greenhouse last week.",
+    ])
+    digest = build([Article(url="https://a.example/e", title="E", text=text)], sections)
+
+    assert sorted(section_texts(digest, "Energy")) == sorted([
+        "Two new wind farms opened off the Norfolk coast this week.",
+        "Grid batteries now store a fifth of the solar power made at noon.",
+        "Storage technologies are getting cheaper faster than expected, the report found.",
+    ])
+    assert sorted(section_texts(digest, "Climate")) == sorted([
+        "Carbon emissions from British homes fell by 4% last year.",
+        "Forecasters warned that heatwaves would become more frequent in southern Europe.",
+    ])
+
+
+def test_section_title_words_count_as_keywords() -> None:
+    text = "The national energy regulator approved higher prices for the coming winter."
+    digest = build([Article(url="https://a.example/e", title="E", text=text)], [SectionConfig("Energy", ("wind",))])
+
+    assert texts(digest) == [text]
+
+
+def test_tie_goes_to_the_section_listed_first() -> None:
+    text = "Grid operators connected new solar parks in Kent and Essex last month."
+    article = Article(url="https://a.example/t", title="T", text=text)
+    grid, solar = SectionConfig("Grid", ("grid",)), SectionConfig("Solar", ("solar",))
+
+    assert section_texts(build([article], [grid, solar]), "Grid") == [text]
+    assert section_texts(build([article], [solar, grid]), "Solar") == [text]
+
+
+def test_keyword_shared_by_two_sections_weighs_less_than_one_unique_to_a_section() -> None:
+    text = "Energy companies cut their emissions by a tenth over the past year."
+    sections = (
+        SectionConfig("Markets", ("energy", "shares")),
+        SectionConfig("Bills", ("energy", "tariff")),
+        SectionConfig("Climate", ("emissions", "carbon")),
+    )
+
+    digest = build([Article(url="https://a.example/s", title="S", text=text)], sections)
+
+    assert section_texts(digest, "Climate") == [text]
+
+
+def test_earlier_paragraphs_rank_higher() -> None:
+    first = "Wind farms produced a record share of electricity this winter."
+    later = "Wind turbines will be built at several more coastal sites soon."
+    filler = "Officials gave no further details on the timetable for the programme."
+    section = [SectionConfig("Energy", ("wind",), max_items=1)]
+
+    def lead(a: str, b: str) -> list[str]:
+        return texts(build([Article(url="https://a.example/p", title="P", text=f"{a}\n\n{filler}\n\n{b}")], section))
+
+    assert lead(first, later) == [first]
+    assert lead(later, first) == [later]
+
+
+def test_sections_draw_on_more_than_one_source_when_others_have_good_sentences() -> None:
+    digest = build(ALL_ARTICLES)
+
+    for section in digest.sections:
+        assert len({b.source.url for b in section.bullets}) >= 2, section.title
+
+
+def test_section_with_nothing_to_say_is_kept_empty() -> None:
+    sections = (*DEFAULT_SECTIONS, SectionConfig("Space", ("rocket", "satellite")))
+
+    digest = build([SEED], sections)
+
+    assert digest.sections[-1].title == "Space"
+    assert digest.sections[-1].bullets == ()
+    assert build([], sections).sections[0].bullets == ()
+
+
+def test_sources_list_articles_then_failures_with_reason() -> None:
+    failure = SourceFailure(url="https://down.example.org/page", reason="HTTP 503 Service Unavailable")
+
+    digest = build([SEED, PEACEKEEPERS], failures=[failure])
+
+    assert digest.to_json()["sources"] == [
+        {"url": SEED_URL, "title": SEED.title, "status": "ok"},
+        {"url": PEACEKEEPERS.url, "title": PEACEKEEPERS.title, "status": "ok"},
+        {"url": "https://down.example.org/page", "title": "https://down.example.org/page", "status": "error",
+         "reason": "HTTP 503 Service Unavailable"},
+    ]
+
+
+def test_output_is_deterministic_across_runs_and_hash_seeds() -> None:
+    script = (
+        "import json, sys\n"
+        "from tests.test_condense import ALL_ARTICLES, build\n"
+        "sys.stdout.write(json.dumps(build(ALL_ARTICLES).to_json()))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True, text=True, check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+
+    assert outputs == {json.dumps(build(ALL_ARTICLES).to_json())}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The U.S. economy grew 2.5% last year. Dr. Smith said so on Monday.",
+         ("The U.S. economy grew 2.5% last year.", "Dr. Smith said so on Monday.")),
+        ('He said, "It works. We know." Then he left.', ('He said, "It works. We know."', "Then he left.")),
+        ("“We will not back down,” Dr. Alvarez told reporters. Talks resume on Friday.",
+         ("“We will not back down,” Dr. Alvarez told reporters.", "Talks resume on Friday.")),
+        ("Mr. Jones arrived at 10 a.m. on Tuesday. The meeting began.",
+         ("Mr. Jones arrived at 10 a.m. on Tuesday.", "The meeting began.")),
+        ("First paragraph ends here.\n\nSecond one.", ("First paragraph ends here.", "Second one.")),
+        ("Photo: Reuters\nThe minister said the plan\nwould cost more. Critics agreed.",
+         ("Photo: Reuters", "The minister said the plan\nwould cost more.", "Critics agreed.")),
+    ],
+)
+def test_split_sentences(text: str, expected: tuple[str, ...]) -> None:
+    assert split_sentences(text) == expected
+
+
+def test_split_sentences_keeps_the_seed_text_verbatim() -> None:
+    sentences = split_sentences(SEED.text)
+
+    assert all(s in SEED.text and s == s.strip() for s in sentences)
+    assert (
+        "As part of his commitment to bolster defense and align closely with the US, Starmer has revealed plans to "
+        "increase UK military spending to 2.5% of gross domestic product by 2027 and strive for 3% by 2035, a policy "
+        "move likely to resonate with Trump, critical of European defense expenditure levels."
+    ) in sentences
