@@ -1,0 +1,177 @@
+"""Editions: built once (gather -> extract -> condense -> render), stored under the state dir, reused.
+
+An edition's id is its date in the newsletter's time zone. What `preview` shows is what `send`
+sends: every command reads the stored files. Layout: `<state>/editions/<id>/` holding
+`digest.json`, `email.html`, `email.txt` and `meta.json` (subject, preheader, built time).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from digest.atomic import fsync_dir, write_atomic
+from digest.condense import condense
+from digest.config import Config
+from digest.errors import EditionError, ExtractError, NoSourcesError, StateError
+from digest.extract import extract_article
+from digest.gather import gather
+from digest.models import Article, Digest, Edition, Email, SourceFailure
+from digest.render import render_email
+
+log = logging.getLogger(__name__)
+
+EDITION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def edition_id_for(moment: datetime, timezone: str) -> str:
+    """The id of the edition for `moment`: its date in the newsletter's time zone."""
+    return moment.astimezone(ZoneInfo(timezone)).date().isoformat()
+
+
+def build_edition(
+    config: Config,
+    edition_id: str,
+    now: datetime,
+    *,
+    on_progress: Callable[[str], None] | None = None,
+) -> Edition:
+    """Gather, extract, condense and render one edition. Raises NoSourcesError when nothing could be read."""
+    gathered = gather(config.sources, config.gather, clock=lambda: now, on_progress=on_progress)
+    articles: list[Article] = []
+    failures: list[SourceFailure] = list(gathered.failures)
+    for page in gathered.pages:
+        try:
+            articles.append(extract_article(page))
+        except ExtractError as exc:
+            log.warning("skipping %s: %s", page.url, exc)
+            failures.append(SourceFailure(page.url, "no readable article text", page.via))
+    if not articles:
+        reasons = "; ".join(f"{f.url}: {f.reason}" for f in failures) or "no pages"
+        raise NoSourcesError(f"no source could be read: {reasons}")
+    digest = condense(
+        articles,
+        config.sections,
+        edition=edition_id,
+        title=config.newsletter.name,
+        now=now,
+        failures=failures,
+    )
+    return Edition(id=edition_id, digest=digest, email=render_email(digest, config.newsletter), built_at=now)
+
+
+class EditionStore:
+    """Stored editions under `<state>/editions/`."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.root = state_dir / "editions"
+
+    def folder(self, edition_id: str) -> Path:
+        if not EDITION_ID.match(edition_id):
+            raise EditionError(f"{edition_id!r} is not a valid edition id (use letters, digits, '.', '_', '-', e.g. 2026-11-26)")
+        return self.root / edition_id
+
+    def exists(self, edition_id: str) -> bool:
+        return (self.folder(edition_id) / "meta.json").is_file()
+
+    def ids(self) -> list[str]:
+        """Stored edition ids, newest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            (p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "meta.json").is_file()),
+            reverse=True,
+        )
+
+    def save(self, edition: Edition) -> Path:
+        """Store an edition, replacing a stored one of the same id as one step. Raises StateError."""
+        target = self.folder(edition.id)
+        staging = self.root / f".{edition.id}.new"
+        try:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            write_atomic(staging / "digest.json", json.dumps(edition.digest.to_json(), indent=2, ensure_ascii=False) + "\n")
+            write_atomic(staging / "email.html", edition.email.html)
+            write_atomic(staging / "email.txt", edition.email.text)
+            meta = {
+                "edition": edition.id,
+                "subject": edition.email.subject,
+                "preheader": edition.email.preheader,
+                "built_at": edition.built_at.isoformat(),
+                "content_hash": edition.digest.content_hash,
+            }
+            write_atomic(staging / "meta.json", json.dumps(meta, indent=2) + "\n")
+            old = self.root / f".{edition.id}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            if target.exists():
+                target.rename(old)
+            staging.rename(target)
+            fsync_dir(self.root)
+            shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:
+            raise StateError(f"{target}: cannot store edition: {exc.strerror or exc}") from exc
+        return target
+
+    def load(self, edition_id: str) -> Edition:
+        """Read a stored edition. Raises EditionError when it is missing or unreadable."""
+        folder = self.folder(edition_id)
+        if not (folder / "meta.json").is_file():
+            raise EditionError(f"edition {edition_id} is not stored in {self.root} (build it with `digest preview`)")
+        try:
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            digest = Digest.from_json(json.loads((folder / "digest.json").read_text(encoding="utf-8")))
+            email = Email(
+                edition=edition_id,
+                subject=meta["subject"],
+                preheader=meta["preheader"],
+                html=(folder / "email.html").read_text(encoding="utf-8"),
+                text=(folder / "email.txt").read_text(encoding="utf-8"),
+            )
+            built_at = datetime.fromisoformat(meta["built_at"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise EditionError(f"{folder}: stored edition is unreadable ({exc}); rebuild it with `digest preview --rebuild`") from exc
+        return Edition(id=edition_id, digest=digest, email=email, built_at=built_at)
+
+    def remove_older_than(self, cutoff_id: str) -> list[str]:
+        """Delete stored editions whose id sorts before `cutoff_id` (a date); returns what was removed."""
+        removed = [i for i in self.ids() if i < cutoff_id]
+        for edition_id in removed:
+            shutil.rmtree(self.root / edition_id, ignore_errors=True)
+        return removed
+
+
+def get_edition(
+    config: Config,
+    store: EditionStore,
+    now: datetime,
+    *,
+    edition_id: str | None = None,
+    rebuild: bool = False,
+    must_exist: bool = False,
+    is_frozen: Callable[[str], bool] = lambda _id: False,
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[Edition, bool]:
+    """The stored edition (today's by default), building and storing it first when needed.
+
+    Returns (edition, built_now). Raises EditionError when a frozen edition would be rebuilt,
+    or when `must_exist` and it is not stored; NoSourcesError when nothing could be fetched.
+    """
+    edition_id = edition_id or edition_id_for(now, config.newsletter.timezone)
+    if rebuild and is_frozen(edition_id):
+        raise EditionError(f"edition {edition_id} has been sent to subscribers and is frozen; --rebuild refused")
+    if store.exists(edition_id) and not rebuild:
+        return store.load(edition_id), False
+    if must_exist and not rebuild:
+        raise EditionError(f"edition {edition_id} is not stored in {store.root} (stored: {', '.join(store.ids()[:5]) or 'none'})")
+    edition = build_edition(config, edition_id, now, on_progress=on_progress)
+    store.save(edition)
+    return edition, True
+
+
+__all__ = ["EditionStore", "NoSourcesError", "build_edition", "edition_id_for", "get_edition"]
