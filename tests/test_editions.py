@@ -1,0 +1,67 @@
+"""Stored editions: built once, read back byte for byte, frozen once sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.editions import EditionStore, edition_id_for, get_edition
+from digest.errors import EditionError
+from tests.support.cli import load_test_config, store_edition, write_config
+
+
+def test_edition_id_is_the_date_in_the_newsletter_time_zone() -> None:
+    late_evening_utc = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
+    assert edition_id_for(late_evening_utc, "Europe/London") == "2026-11-26"
+    assert edition_id_for(late_evening_utc, "Asia/Tokyo") == "2026-11-27"
+    assert edition_id_for(late_evening_utc, "America/Los_Angeles") == "2026-11-26"
+
+
+def test_a_stored_edition_reads_back_identically(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    edition = store_edition(config)
+    loaded = EditionStore(config.state.dir).load(edition.id)
+    assert loaded == edition
+    assert EditionStore(config.state.dir).ids() == [edition.id]
+
+
+def test_stored_edition_is_used_and_a_frozen_one_is_not_rebuilt(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    stored = store_edition(config)
+    store = EditionStore(config.state.dir)
+    now = datetime(2026, 11, 26, 8, tzinfo=UTC)
+    edition, built = get_edition(config, store, now)
+    assert (edition, built) == (stored, False)
+    with pytest.raises(EditionError, match="edition 2026-11-26 has been sent to subscribers and is frozen; --rebuild refused"):
+        get_edition(config, store, now, rebuild=True, is_frozen=lambda _id: True)
+    rebuilt, built = get_edition(config, store, now, rebuild=True)
+    assert built and rebuilt.digest.sections != stored.digest.sections  # gathered from the sample pages
+    assert store.load("2026-11-26") == rebuilt
+
+
+def test_a_named_edition_must_be_stored(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    store_edition(config)
+    with pytest.raises(EditionError, match=r"edition 2026-01-01 is not stored .* \(stored: 2026-11-26\)"):
+        get_edition(config, EditionStore(config.state.dir), datetime.now(UTC), edition_id="2026-01-01", must_exist=True)
+    with pytest.raises(EditionError, match="not a valid edition id"):
+        EditionStore(config.state.dir).load("../../etc")
+
+
+def test_housekeeping_removes_editions_older_than_the_cutoff(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    for edition_id in ("2026-08-01", "2026-11-01", "2026-11-26"):
+        store_edition(config, edition_id=edition_id)
+    store = EditionStore(config.state.dir)
+    assert store.remove_older_than("2026-09-01") == ["2026-08-01"]
+    assert store.ids() == ["2026-11-26", "2026-11-01"]
+
+
+def test_an_unreadable_stored_edition_names_the_fix(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    store_edition(config)
+    (config.state.dir / "editions" / "2026-11-26" / "digest.json").write_text("{", encoding="utf-8")
+    with pytest.raises(EditionError, match="stored edition is unreadable .*digest preview --rebuild"):
+        EditionStore(config.state.dir).load("2026-11-26")
