@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -50,11 +50,11 @@ def _read_pid(pid_file: Path) -> str:
         return "unknown"
 
 
-def send_lock(state_dir: Path) -> Iterator[None]:
+def send_lock(state_dir: Path) -> AbstractContextManager[None]:
     """The lock `send`, `run` and the scheduled job share."""
-    return hold_lock(state_dir / SEND_LOCK, "another send is running")  # type: ignore[return-value]
+    return hold_lock(state_dir / SEND_LOCK, "another send is running")
 
 
-def schedule_lock(state_dir: Path) -> Iterator[None]:
+def schedule_lock(state_dir: Path) -> AbstractContextManager[None]:
     """The lock that keeps a second `digest schedule` off the same state dir."""
-    return hold_lock(state_dir / SCHEDULE_LOCK, "already running")  # type: ignore[return-value]
+    return hold_lock(state_dir / SCHEDULE_LOCK, "already running")

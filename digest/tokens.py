@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 
@@ -22,6 +23,12 @@ class InvalidTokenError(ValueError):
 def _serializer(secret: str | None, clock: Callable[[], float]) -> URLSafeTimedSerializer:
     if not secret:
         raise ConfigError("DIGEST_SECRET is not set: export a long random value (it signs unsubscribe links)")
+    return _cached_serializer(secret, clock)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_serializer(secret: str, clock: Callable[[], float]) -> URLSafeTimedSerializer:
+    """One serializer per (secret, clock): building it costs more than signing a token."""
 
     class ClockedSigner(TimestampSigner):
         def get_timestamp(self) -> int:  # itsdangerous' seam for "now", used to sign and to check age

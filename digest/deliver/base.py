@@ -9,7 +9,9 @@ from typing import Literal, Protocol
 from digest.errors import DeliveryError
 from digest.models import Edition
 
-OutcomeStatus = Literal["sent", "failed", "unknown"]
+# "not_sent": the transport never tried this recipient (the connection went away mid-batch);
+# it stays pending and the next send takes it.
+OutcomeStatus = Literal["sent", "failed", "unknown", "not_sent"]
 
 
 @dataclass(frozen=True, slots=True)

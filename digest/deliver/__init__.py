@@ -1,0 +1,321 @@
+"""Delivery: send a stored edition to the subscriber list through one transport, never twice to anyone.
+
+The send loop, under the send lock: turn rows left in flight by a dead process into unknown, add a
+pending row per active subscriber, then send batches to everyone pending or temporarily failed
+(and unknown only on request). Each batch is claimed in_flight and committed before it goes out
+and recorded when it comes back, so a crash leaves it unknown rather than resent. Up to
+`transport.concurrency` batches are in flight at once (worker threads build and send; this
+thread keeps the ledger), so building, waiting and recording overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from digest.config import Config
+from digest.deliver.base import NotSentError, Outcome, OutcomeUnknownError, Recipient, Transport
+from digest.deliver.message import check_sendable
+from digest.deliver.outbox import OutboxTransport
+from digest.deliver.smtp import SmtpTransport
+from digest.errors import DeliveryError, DigestError
+from digest.ledger import Ledger
+from digest.locks import send_lock
+from digest.models import Edition, Subscriber
+from digest.subscribers import set_status
+from digest.tokens import unsubscribe_url
+
+log = logging.getLogger(__name__)
+
+# Ledger status for each transport outcome; "not_sent" goes back in the queue.
+_LEDGER_STATUS = {"sent": "sent", "failed": "failed", "unknown": "unknown", "not_sent": "pending"}
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """One batch, recorded: for progress bars and log lines."""
+
+    number: int  # 1-based
+    batches: int  # planned in this send
+    size: int
+    sent: int
+    failed: int
+    unknown: int
+    not_sent: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendReport:
+    """What a send did, and where the edition stands after it."""
+
+    edition: str
+    transport: str
+    planned: int  # recipients the send set out to reach
+    sent: int = 0
+    failed: int = 0
+    bounced: int = 0
+    unknown: int = 0
+    not_sent: int = 0
+    recovered: int = 0  # in-flight rows of a dead process, now unknown
+    stopped: str | None = None  # set when `stop` ended the send before the end
+    error: str | None = None  # why the send gave up before the end (provider unreachable): exit 1
+    counts: dict[str, int] = field(default_factory=dict)  # the edition's ledger counts afterwards
+
+    @property
+    def nothing_to_send(self) -> bool:
+        return self.planned == 0
+
+    @property
+    def exit_code(self) -> int:
+        """1 when an error stopped the send, else 3 when recipients are left pending, failed or
+        unknown, else 0 (INTERFACE.md)."""
+        if self.error:
+            return 1
+        if self.nothing_to_send:
+            return 3 if self.counts.get("unknown") else 0
+        left = sum(self.counts.get(key, 0) for key in ("pending", "failed", "unknown"))
+        return 3 if left else 0
+
+
+def transport_for(config: Config, *, clock: Callable[[], datetime] | None = None) -> Transport:
+    """The transport [delivery] transport names. Raises ConfigError for a missing secret or bad setting."""
+    now = clock or (lambda: datetime.now(UTC))
+    kind = config.delivery.transport
+    if kind == "smtp":
+        return SmtpTransport(config, clock=now)
+    if kind == "sendgrid":
+        from digest.deliver.sendgrid import SendGridTransport
+
+        return SendGridTransport(config)
+    return OutboxTransport(config, clock=now)
+
+
+def active_subscribers(subscribers: Iterable[Subscriber]) -> list[Subscriber]:
+    """Active subscribers in list order, each address (compared case-insensitively) once."""
+    seen: set[str] = set()
+    active: list[Subscriber] = []
+    for subscriber in subscribers:
+        key = subscriber.email.lower()
+        if subscriber.status == "active" and key not in seen:
+            seen.add(key)
+            active.append(subscriber)
+    return active
+
+
+def plan_send(ledger: Ledger, edition: str, subscribers: Iterable[Subscriber], *, resend_unknown: bool = False) -> list[Subscriber]:
+    """Who a send of `edition` would go to now: active subscribers not sent, not refused for good,
+    and not unknown (unless `resend_unknown`). Reads the ledger only."""
+    settled = ledger.settled(edition, resend_unknown=resend_unknown)
+    return [s for s in active_subscribers(subscribers) if s.email.lower() not in settled]
+
+
+def recipient_for(config: Config, email: str, name: str) -> Recipient:
+    """A recipient with their own signed unsubscribe URL. Raises ConfigError without DIGEST_SECRET."""
+    url = unsubscribe_url(config.newsletter.base_url, email, config.secrets.digest_secret)
+    return Recipient(email=email, name=name, unsubscribe_url=url)
+
+
+def send_edition(
+    config: Config,
+    edition: Edition,
+    ledger: Ledger,
+    transport: Transport,
+    subscribers: Sequence[Subscriber],
+    *,
+    resend_unknown: bool = False,
+    stop: threading.Event | None = None,
+    on_batch: Callable[[BatchReport], None] | None = None,
+    now: datetime,
+) -> SendReport:
+    """Send `edition` to every active subscriber who has not had it, and record every outcome.
+
+    Setting `stop` lets the batches in flight finish and be recorded, and starts no new one; so
+    does a batch that never reached the provider (report.error, everyone left stays pending).
+    Raises ConfigError/EditionError before anything is sent (see check_sendable), LockedError
+    when another send runs, and ProviderRejectedError (or another DeliveryError) after recording
+    the batches in flight when the provider refuses for good; the rest stay pending.
+    """
+    check_sendable(config, edition)
+    with send_lock(config.state.dir):
+        recovered = ledger.recover_in_flight()
+        active = active_subscribers(subscribers)
+        ledger.drop_unsendable(edition.id, (s.email for s in active))
+        ledger.add_pending(edition.id, (s.email for s in active), now)
+        targets = plan_send(ledger, edition.id, active, resend_unknown=resend_unknown)
+        size = max(1, min(transport.batch_size, config.delivery.batch_size))
+        batches = [targets[i : i + size] for i in range(0, len(targets), size)]
+        run = _SendRun(config, edition, ledger, transport, len(batches), on_batch, now)
+        if batches:
+            log.info("sending edition %s to %d recipient(s) via %s in %d batch(es)", edition.id, len(targets), transport.name, len(batches))
+            run.send(batches, stop or threading.Event())
+        return SendReport(
+            edition=edition.id,
+            transport=transport.name,
+            planned=len(targets),
+            sent=run.tally["sent"],
+            failed=run.tally["failed"],
+            bounced=run.tally["bounced"],
+            unknown=run.tally["unknown"],
+            not_sent=run.tally["not_sent"],
+            recovered=recovered,
+            stopped=run.stopped,
+            error=run.error,
+            counts=ledger.counts(edition.id),
+        )
+
+
+def send_test(
+    config: Config,
+    edition: Edition,
+    to: str,
+    transport: Transport,
+    *,
+    now: datetime,
+    name: str = "",
+    ledger: Ledger | None = None,
+) -> Outcome:
+    """Send one test copy (subject marked [TEST]) to `to`. It is logged as a test, never counted as a
+    delivery, and freezes nothing. Raises what check_sendable and the transport raise, and
+    DeliveryError when the copy was not sent."""
+    check_sendable(config, edition)
+    recipient = recipient_for(config, to, name)
+    try:
+        outcome = transport.send_batch(edition, [recipient], test=True)[0]
+    except DeliveryError as exc:
+        if ledger is not None:
+            ledger.record_test_send(now, edition.id, to, "failed", None, str(exc))
+        raise
+    if ledger is not None:
+        ledger.record_test_send(now, edition.id, to, outcome.status, outcome.provider_id, outcome.reason)
+    if outcome.status != "sent":
+        raise DeliveryError(f"test send to {to} {outcome.status.replace('_', ' ')}: {outcome.reason or 'no reason given'}")
+    return outcome
+
+
+class _SendRun:
+    """The batches of one send: claimed and recorded on this thread, sent on worker threads."""
+
+    def __init__(
+        self,
+        config: Config,
+        edition: Edition,
+        ledger: Ledger,
+        transport: Transport,
+        batches: int,
+        on_batch: Callable[[BatchReport], None] | None,
+        now: datetime,
+    ) -> None:
+        self.config = config
+        self.edition = edition
+        self.ledger = ledger
+        self.transport = transport
+        self.batches = batches
+        self.on_batch = on_batch
+        self.now = now
+        self.tally = dict.fromkeys(("sent", "failed", "bounced", "unknown", "not_sent"), 0)
+        self.stopped: str | None = None
+        self.error: str | None = None
+        self.failure: BaseException | None = None
+        self.run_id = f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
+
+    def send(self, batches: list[list[Subscriber]], stop: threading.Event) -> None:
+        queue = deque(enumerate(batches, start=1))
+        concurrency = max(1, self.transport.concurrency)
+        running: dict[Future[tuple[Outcome, ...]], tuple[int, list[Subscriber]]] = {}
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="digest-send") as pool:
+            while queue or running:
+                while queue and len(running) < concurrency and not (self.failure or self.error or self.stopped):
+                    if stop.is_set():
+                        self.stopped = "stopped on request (signal): the batches in flight were finished and recorded"
+                        break
+                    number, batch = queue.popleft()
+                    self.ledger.claim(self.edition.id, [s.email for s in batch], f"{self.run_id}-{number}", self.now)
+                    running[pool.submit(self._send_batch, batch)] = (number, batch)
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: running[f][0]):
+                    number, batch = running.pop(future)
+                    self._record(number, batch, future)
+        if self.failure is not None:
+            raise self.failure
+
+    def _send_batch(self, batch: list[Subscriber]) -> tuple[Outcome, ...]:
+        recipients = [recipient_for(self.config, s.email, s.name) for s in batch]
+        return self.transport.send_batch(self.edition, recipients)
+
+    def _record(self, number: int, batch: list[Subscriber], future: Future[tuple[Outcome, ...]]) -> None:
+        error = future.exception()
+        emails = [s.email for s in batch]
+        if error is None:
+            outcomes = _complete(future.result(), emails)
+        elif isinstance(error, OutcomeUnknownError):
+            outcomes = [Outcome(e, "unknown", reason=str(error)) for e in emails]
+        elif isinstance(error, NotSentError):
+            outcomes = [Outcome(e, "not_sent", reason=str(error)) for e in emails]
+            self.error = self.error or str(error)
+        elif isinstance(error, DigestError):
+            # The transport refused before sending (ProviderRejectedError, bad login, a missing secret).
+            outcomes = [Outcome(e, "not_sent", reason=str(error)) for e in emails]
+            self.failure = self.failure or error
+        else:
+            # A bug somewhere in the batch: whether it went out cannot be known, so never resend blindly.
+            outcomes = [Outcome(e, "unknown", reason=f"{type(error).__name__}: {error}") for e in emails]
+            self.failure = self.failure or error
+        self.ledger.record_outcomes(
+            self.edition.id,
+            ((o.email, _LEDGER_STATUS[o.status], o.provider_id, o.reason, o.permanent) for o in outcomes),
+            self.now,
+        )
+        counted = {status: sum(1 for o in outcomes if o.status == status) for status in _LEDGER_STATUS}
+        for status, n in counted.items():
+            self.tally[status] += n
+        refused = [o.email for o in outcomes if o.status == "failed" and o.permanent]
+        if refused:
+            self.tally["bounced"] += len(refused)
+            log.warning("permanently refused, now bounced: %s", ", ".join(refused))
+            try:
+                set_status(self.config.subscribers.file, refused, "bounced", self.now)
+            except DigestError as exc:
+                self.failure = self.failure or exc
+        if self.on_batch is not None:
+            self.on_batch(
+                BatchReport(
+                    number=number,
+                    batches=self.batches,
+                    size=len(batch),
+                    sent=counted["sent"],
+                    failed=counted["failed"],
+                    unknown=counted["unknown"],
+                    not_sent=counted["not_sent"],
+                    error=str(error) if error is not None else None,
+                )
+            )
+
+
+def _complete(outcomes: Sequence[Outcome], emails: Sequence[str]) -> list[Outcome]:
+    """One outcome per address of the batch; an address the transport did not report is unknown."""
+    by_address = {o.email.lower(): o for o in outcomes}
+    return [
+        by_address.get(email.lower()) or Outcome(email, "unknown", reason="the transport reported no outcome")
+        for email in emails
+    ]
+
+
+__all__ = [
+    "BatchReport",
+    "SendReport",
+    "active_subscribers",
+    "plan_send",
+    "recipient_for",
+    "send_edition",
+    "send_test",
+    "transport_for",
+]

@@ -1,0 +1,195 @@
+"""One recipient's message, built from the stored edition with the standard `email` package.
+
+The edition is rendered once; each recipient's parts (unsubscribe URL, name) are joined into
+the pieces it was split into at its markers, once per edition. Every message carries RFC 2369/8058 list headers with the recipient's own one-click
+unsubscribe URL, and is DKIM-signed when [delivery] dkim_domain and dkim_selector are set.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import re
+from datetime import datetime
+from email import message_from_bytes
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, formataddr, make_msgid
+
+import dkim
+from markupsafe import escape
+
+from digest.config import Config
+from digest.deliver.base import Recipient
+from digest.errors import ConfigError, DeliveryError, EditionError
+from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition, Email
+from digest.render import neutralise_placeholders
+
+log = logging.getLogger(__name__)
+
+TEST_SUBJECT_PREFIX = "[TEST] "
+# How messages are written out: header lines up to RFC 5322's 998 characters instead of 78. A
+# List-Unsubscribe URL has no space to fold at, and folding it would make the email package
+# encode it as an RFC 2047 word that mail clients no longer read as a URL.
+WIRE_POLICY = SMTP.clone(max_line_length=998)
+# What the greeting says ("Hello reader,") for a subscriber without a name.
+GREETING_FALLBACK = "reader"
+# Headers the DKIM signature covers: RFC 8058 asks that both List-Unsubscribe headers are signed.
+DKIM_HEADERS = (
+    "From", "Reply-To", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
+    "List-Unsubscribe-Post", "MIME-Version", "Content-Type",
+)
+
+
+def one_line(text: str) -> str:
+    """Text with every run of whitespace (newlines included) made one space: safe in a header."""
+    return " ".join(text.split())
+
+
+def greeting_name(name: str) -> str:
+    """The name as the greeting shows it; it can never hold a placeholder marker."""
+    return neutralise_placeholders(one_line(name)) or GREETING_FALLBACK
+
+
+def personalise(email: Email, recipient: Recipient) -> tuple[str, str]:
+    """The (html, text) parts for one recipient. Values are HTML-escaped in the HTML part.
+
+    One pass over pieces split once per edition: a value is never searched for markers again.
+    """
+    name = greeting_name(recipient.name)
+    url = recipient.unsubscribe_url
+    html_values = {UNSUBSCRIBE_URL_PLACEHOLDER: html.escape(url), NAME_PLACEHOLDER: html.escape(name)}
+    text_values = {UNSUBSCRIBE_URL_PLACEHOLDER: url, NAME_PLACEHOLDER: name}
+    html_pieces, text_pieces = _pieces(email)
+    return _join(html_pieces, html_values), _join(text_pieces, text_values)
+
+
+_MARKERS = re.compile("(" + "|".join(re.escape(p) for p in (UNSUBSCRIBE_URL_PLACEHOLDER, NAME_PLACEHOLDER)) + ")")
+
+
+@functools.lru_cache(maxsize=4)
+def _pieces(email: Email) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Each part split at its markers: text, marker, text, ... (markers at odd positions)."""
+    return tuple(_MARKERS.split(email.html)), tuple(_MARKERS.split(email.text))
+
+
+def _join(pieces: tuple[str, ...], values: dict[str, str]) -> str:
+    return "".join(values[piece] if position % 2 else piece for position, piece in enumerate(pieces))
+
+
+def sender_domain(config: Config) -> str:
+    return config.newsletter.from_email.rpartition("@")[2].lower()
+
+
+def list_id(config: Config) -> str:
+    """RFC 2919 List-Id: the newsletter's name and `<slug.from-domain>`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", config.newsletter.name.lower()).strip("-") or "newsletter"
+    return formataddr((one_line(config.newsletter.name), f"{slug}.{sender_domain(config)}"))
+
+
+def sending_problems(config: Config, edition: Edition) -> list[str]:
+    """Why this edition may not be sent with this config; empty when it may."""
+    newsletter = config.newsletter
+    problems: list[str] = []
+    if not (newsletter.postal_address or "").strip():
+        problems.append(
+            f"[newsletter] postal_address is not set in {config.label}: every mail must show a postal address; add one"
+        )
+    elif (
+        one_line(newsletter.postal_address or "") not in one_line(edition.email.text)
+        or str(escape(newsletter.postal_address)) not in edition.email.html
+    ):
+        problems.append(
+            f"edition {edition.id} was built without the postal address now in [newsletter] postal_address; "
+            "rebuild it with `digest preview --rebuild`"
+        )
+    if not config.secrets.digest_secret:
+        problems.append("DIGEST_SECRET is not set: export a long random value (it signs unsubscribe links)")
+    for part, body in (("HTML", edition.email.html), ("text", edition.email.text)):
+        if UNSUBSCRIBE_URL_PLACEHOLDER not in body:
+            problems.append(
+                f"edition {edition.id} has no unsubscribe link in its {part} part; rebuild it with `digest preview --rebuild`"
+            )
+    delivery = config.delivery
+    if delivery.transport == "sendgrid":
+        return problems  # SendGrid signs with the domain authenticated in its account
+    if bool(delivery.dkim_domain) != bool(delivery.dkim_selector):
+        problems.append(f"[delivery] dkim_domain and dkim_selector must be set together ({config.label})")
+    elif delivery.dkim_domain and not config.secrets.dkim_private_key:
+        problems.append("DKIM_PRIVATE_KEY is not set but [delivery] dkim_domain is: export the PEM private key")
+    return problems
+
+
+def check_sendable(config: Config, edition: Edition) -> None:
+    """Refuse, before anything is sent, when the config or edition is not fit to send.
+
+    Raises ConfigError (missing postal_address, DIGEST_SECRET or DKIM key) or EditionError.
+    """
+    problems = sending_problems(config, edition)
+    if problems:
+        error = EditionError if problems[0].startswith("edition ") else ConfigError
+        raise error(problems[0])
+    if config.delivery.dkim_domain and config.delivery.transport != "sendgrid":
+        probe = EmailMessage(policy=SMTP)
+        probe["From"] = config.newsletter.from_email
+        probe.set_content("probe")
+        _dkim_sign(probe, config)
+
+
+def build_message(edition: Edition, recipient: Recipient, config: Config, *, now: datetime, test: bool = False) -> EmailMessage:
+    """The complete message for one recipient: headers, text then HTML part, DKIM signature when configured.
+
+    Raises DeliveryError for an address that cannot go in a To header, ConfigError for a bad DKIM key.
+    """
+    newsletter = config.newsletter
+    message = EmailMessage(policy=SMTP)
+    try:
+        message["From"] = Address(display_name=one_line(newsletter.from_name or newsletter.name), addr_spec=newsletter.from_email)
+        if newsletter.reply_to:
+            message["Reply-To"] = newsletter.reply_to
+        message["To"] = Address(display_name=one_line(recipient.name), addr_spec=recipient.email)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise DeliveryError(f"{recipient.email}: cannot be written as a mail address ({exc})") from exc
+    message["Subject"] = (TEST_SUBJECT_PREFIX if test else "") + one_line(edition.email.subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(idstring=edition.id, domain=sender_domain(config))
+    message["List-Id"] = list_id(config)
+    message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    html_part, text_part = personalise(edition.email, recipient)
+    # Quoted-printable (lines of at most 76) needs no 8BITMIME from any server on the way.
+    message.set_content(text_part, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html_part, subtype="html", charset="utf-8", cte="quoted-printable")
+    message.policy = WIRE_POLICY  # bodies are encoded by now; only header folding changes
+    if config.delivery.dkim_domain and config.delivery.dkim_selector:
+        return _dkim_sign(message, config)
+    return message
+
+
+def message_bytes(message: EmailMessage) -> bytes:
+    """The message as it goes on the wire (CRLF line ends); what the DKIM signature covers."""
+    return message.as_bytes(policy=WIRE_POLICY)
+
+
+def _dkim_sign(message: EmailMessage, config: Config) -> EmailMessage:
+    domain, selector = config.delivery.dkim_domain, config.delivery.dkim_selector
+    key = config.secrets.dkim_private_key
+    if not (domain and selector and key):
+        raise ConfigError("DKIM_PRIVATE_KEY is not set but [delivery] dkim_domain is: export the PEM private key")
+    data = message_bytes(message)
+    present = [name.encode("ascii") for name in DKIM_HEADERS if name in message]
+    try:
+        signature = dkim.sign(
+            data,
+            selector.encode("ascii"),
+            domain.encode("ascii"),
+            key.encode("ascii"),
+            canonicalize=(b"relaxed", b"relaxed"),
+            include_headers=present,
+        )
+    except (dkim.DKIMException, UnicodeEncodeError) as exc:
+        raise ConfigError(f"DKIM_PRIVATE_KEY cannot sign for {selector}._domainkey.{domain}: {exc}") from exc
+    return message_from_bytes(signature + data, policy=WIRE_POLICY)

@@ -1,0 +1,79 @@
+"""The outbox transport: one .eml file per recipient under `outbox_dir/EDITION/`, written atomically.
+
+Needs no account: the files are exactly what SMTP would carry, to inspect or hand to another
+mailer. Test sends go to `outbox_dir/EDITION/test/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.atomic import write_atomic
+from digest.config import Config
+from digest.deliver.base import NotSentError, Outcome, Recipient
+from digest.deliver.message import build_message, message_bytes
+from digest.errors import DeliveryError, StateError
+from digest.models import Edition
+
+log = logging.getLogger(__name__)
+
+TEST_FOLDER = "test"
+_SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9._+-]{0,150}")
+
+
+def outbox_path(outbox_dir: Path, edition: str, email: str, *, test: bool = False) -> Path:
+    """Where the outbox keeps `email`'s copy of `edition`: e.g. `outbox/2026-11-26/alice_at_example.org.eml`.
+
+    Addresses compare case-insensitively, so they map to one file; a name that had to be
+    changed beyond `@` -> `_at_` gets a short hash so two addresses never share a file.
+    """
+    key = email.strip().lower()
+    readable = key.replace("@", "_at_")
+    if not _SAFE_NAME.fullmatch(readable):
+        cleaned = re.sub(r"[^a-z0-9._+-]+", "_", readable).strip("._")[:120] or "address"
+        readable = f"{cleaned}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:10]}"
+    folder = outbox_dir / edition / TEST_FOLDER if test else outbox_dir / edition
+    return folder / f"{readable}.eml"
+
+
+class OutboxTransport:
+    """Writes each message to the outbox folder instead of mailing it."""
+
+    name = "outbox"
+    # Several small batches at once, so one batch's fsyncs overlap another's building.
+    batch_size = 50
+    concurrency = 4
+
+    def __init__(self, config: Config, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._config = config
+        self._folder = config.delivery.outbox_dir
+        self._clock = clock
+
+    def send_batch(self, edition: Edition, recipients: Sequence[Recipient], *, test: bool = False) -> tuple[Outcome, ...]:
+        """Write one file per recipient. Raises NotSentError when the first file cannot be written."""
+        outcomes: list[Outcome] = []
+        for position, recipient in enumerate(recipients):
+            try:
+                message = build_message(edition, recipient, self._config, now=self._clock(), test=test)
+            except DeliveryError as exc:
+                outcomes.append(Outcome(recipient.email, "failed", reason=str(exc)))
+                continue
+            path = outbox_path(self._folder, edition.id, recipient.email, test=test)
+            try:
+                write_atomic(path, message_bytes(message))
+            except StateError as exc:
+                if not outcomes:
+                    raise NotSentError(f"outbox: {exc}") from exc
+                log.error("outbox: %s; the rest of the batch stays pending", exc)
+                outcomes.extend(Outcome(r.email, "not_sent", reason=str(exc)) for r in recipients[position:])
+                break
+            outcomes.append(Outcome(recipient.email, "sent", provider_id=str(message["Message-ID"])))
+        return tuple(outcomes)
+
+    def close(self) -> None:
+        """Nothing to release."""

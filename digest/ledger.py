@@ -1,0 +1,417 @@
+"""The send ledger: one SQLite file in the state dir recording every delivery, run and source failure.
+
+Per (edition, address) a delivery row moves pending -> in_flight (claimed and committed before its
+batch goes out) -> sent | failed | unknown. A row still in_flight when its process died is
+unknown: it may or may not have reached the provider, so it is neither resent blindly nor
+forgotten. Addresses compare case-insensitively (COLLATE NOCASE). All access goes through one
+connection per Ledger, used from one thread; write transactions are BEGIN IMMEDIATE, so
+concurrent processes queue behind busy_timeout instead of failing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from digest.errors import StateError
+from digest.locks import SEND_LOCK
+from digest.models import Delivery
+
+log = logging.getLogger(__name__)
+
+LEDGER_FILE = "ledger.sqlite3"
+BUSY_TIMEOUT_MS = 10_000
+RECOVERED_REASON = "in flight when an earlier send stopped: it may or may not have been delivered"
+COUNT_KEYS = ("subscribers", "sent", "pending", "failed", "unknown")
+
+# One entry per schema version; user_version says how many have been applied. Only ever append.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE deliveries (
+            edition TEXT NOT NULL,
+            email TEXT NOT NULL COLLATE NOCASE,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'in_flight', 'sent', 'failed', 'unknown')),
+            batch TEXT,
+            provider_id TEXT,
+            reason TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            permanent INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (edition, email)
+        ) WITHOUT ROWID""",
+        # Only the rows in flight: small, and all that recovery after a crash looks for.
+        "CREATE INDEX deliveries_in_flight ON deliveries (edition) WHERE status = 'in_flight'",
+        """CREATE TABLE test_sends (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            edition TEXT NOT NULL,
+            email TEXT NOT NULL,
+            status TEXT NOT NULL,
+            provider_id TEXT,
+            reason TEXT
+        )""",
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            edition TEXT,
+            outcome TEXT NOT NULL CHECK (outcome IN ('sent', 'partial', 'skipped', 'failed')),
+            reason TEXT
+        )""",
+        """CREATE TABLE source_health (
+            url TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            since TEXT,
+            last_reason TEXT,
+            last_ok TEXT
+        )""",
+    ),
+)
+
+
+def ledger_path(state_dir: Path) -> Path:
+    return state_dir / LEDGER_FILE
+
+
+def erased_address(email: str) -> str:
+    """What an erased address becomes in the ledger: a one-way hash, so counts stay right."""
+    return "erased:" + hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:16]
+
+
+def _json_list(values: Iterable[str]) -> str:
+    """A list for SQLite's json_each: one bound parameter however long, so one statement per batch."""
+    return json.dumps(list(values))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _send_is_running(state_dir: Path) -> bool:
+    """Whether a live process holds the send lock (its pid file is there and the pid is alive)."""
+    try:
+        pid = int((state_dir / f"{SEND_LOCK}.pid").read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Ledger:
+    """The ledger of one state dir. Open with `Ledger.open(state_dir)`, use as a context manager."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = connection
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Ledger:
+        """Open (creating and migrating as needed) `<state_dir>/ledger.sqlite3`. Raises StateError."""
+        path = ledger_path(state_dir)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"{state_dir}: cannot create state dir: {exc.strerror}") from exc
+        try:
+            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StateError(f"{path}: cannot open the send ledger: {exc}") from exc
+        connection.row_factory = sqlite3.Row
+        ledger = cls(path, connection)
+        try:
+            with ledger._guard():
+                connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                connection.execute("PRAGMA journal_mode = WAL")
+                # FULL: a claim (in_flight) must survive a power cut, or its batch could go out twice.
+                connection.execute("PRAGMA synchronous = FULL")
+                ledger._migrate()
+        except BaseException:
+            connection.close()
+            raise
+        return ledger
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: send ledger error: {exc} (is the state dir writable and the disk not full?)") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed at the end or rolled back on error. Raises StateError."""
+        with self._guard():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._guard():
+            return list(self._db.execute(sql, params).fetchall())
+
+    def _migrate(self) -> None:
+        version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        if version > len(MIGRATIONS):
+            raise StateError(
+                f"{self.path}: written by a newer digest (schema {version}, this one knows {len(MIGRATIONS)}); upgrade digest"
+            )
+        if version == len(MIGRATIONS):
+            return
+        with self._write() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])  # another process may have migrated
+            for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in statements:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+                log.debug("%s: migrated to schema %d", self.path, number)
+
+    # -- deliveries: what the send loop uses ---------------------------------------------------
+
+    def add_pending(self, edition: str, emails: Iterable[str], now: datetime) -> int:
+        """Add a pending row for each address that has none for this edition; returns rows added."""
+        with self._write() as db:
+            return db.execute(
+                """INSERT OR IGNORE INTO deliveries (edition, email, status, updated_at)
+                   SELECT ?, value, 'pending', ? FROM json_each(?)""",
+                (edition, _iso(now), _json_list(emails)),
+            ).rowcount
+
+    def drop_unsendable(self, edition: str, active: Iterable[str]) -> int:
+        """Forget pending and temporarily failed rows of addresses no longer active; returns rows dropped.
+
+        Sent, unknown and permanently failed rows stay: they are history.
+        """
+        with self._write() as db:
+            return db.execute(
+                """DELETE FROM deliveries WHERE edition = ?
+                   AND (status = 'pending' OR (status = 'failed' AND permanent = 0))
+                   AND email NOT IN (SELECT value FROM json_each(?))""",
+                (edition, _json_list(active)),
+            ).rowcount
+
+    def settled(self, edition: str, *, resend_unknown: bool = False) -> set[str]:
+        """Lower-cased addresses a send of `edition` must not go to: sent, permanently failed, and
+        unknown or in flight unless `resend_unknown`. Everyone else on the list is sendable."""
+        rows = self._rows(
+            """SELECT email FROM deliveries WHERE edition = ?
+               AND (status = 'sent' OR (status = 'failed' AND permanent = 1)
+                    OR (status IN ('unknown', 'in_flight') AND NOT ?))""",
+            (edition, resend_unknown),
+        )
+        return {row["email"].lower() for row in rows}
+
+    def deliveries(self, edition: str, *, statuses: Sequence[str] | None = None, limit: int = -1) -> list[Delivery]:
+        """Rows of `edition` in address order, only those with `statuses` when given, at most `limit`."""
+        wanted = tuple(statuses) if statuses is not None else ("pending", "in_flight", "sent", "failed", "unknown")
+        marks = ", ".join("?" for _ in wanted)
+        rows = self._rows(
+            f"SELECT * FROM deliveries WHERE edition = ? AND status IN ({marks}) ORDER BY email LIMIT ?",
+            (edition, *wanted, limit),
+        )
+        return [
+            Delivery(
+                edition=row["edition"],
+                email=row["email"],
+                status=row["status"],
+                batch=row["batch"],
+                provider_id=row["provider_id"],
+                reason=row["reason"],
+                updated_at=datetime.fromisoformat(row["updated_at"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    def claim(self, edition: str, emails: Sequence[str], batch: str, now: datetime) -> None:
+        """Mark a batch in_flight and commit, before it goes out: a crash from here on leaves it unknown."""
+        with self._write() as db:
+            db.execute(
+                """UPDATE deliveries SET status = 'in_flight', batch = ?, attempts = attempts + 1, updated_at = ?
+                   WHERE edition = ? AND email IN (SELECT value FROM json_each(?))""",
+                (batch, _iso(now), edition, _json_list(emails)),
+            )
+
+    def record_outcomes(
+        self,
+        edition: str,
+        outcomes: Iterable[tuple[str, str, str | None, str | None, bool]],
+        now: datetime,
+    ) -> None:
+        """Record (email, status, provider_id, reason, permanent) per address, in one transaction.
+
+        status is sent, failed, unknown or pending (never tried: back in the queue).
+        """
+        # One statement per distinct outcome (a SendGrid batch is usually one): far fewer round trips.
+        groups: dict[tuple[str, str | None, str | None, bool], list[str]] = {}
+        for email, status, provider_id, reason, permanent in outcomes:
+            groups.setdefault((status, provider_id, reason, permanent), []).append(email)
+        with self._write() as db:
+            for (status, provider_id, reason, permanent), emails in groups.items():
+                db.execute(
+                    """UPDATE deliveries SET status = ?, provider_id = ?, reason = ?, permanent = ?, updated_at = ?
+                       WHERE edition = ? AND email IN (SELECT value FROM json_each(?))""",
+                    (status, provider_id, reason, int(permanent), _iso(now), edition, _json_list(emails)),
+                )
+
+    def recover_in_flight(self) -> int:
+        """Turn in_flight rows (left by a process that died) into unknown; returns how many.
+
+        Call at the start of a send, under the send lock.
+        """
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE deliveries SET status = 'unknown', reason = ? WHERE status = 'in_flight'", (RECOVERED_REASON,)
+            )
+            if cursor.rowcount:
+                log.warning("%d recipient(s) were in flight when an earlier send stopped: now unknown", cursor.rowcount)
+            return cursor.rowcount
+
+    def record_test_send(self, at: datetime, edition: str, email: str, status: str, provider_id: str | None, reason: str | None) -> None:
+        """Log a test send (`send --to`); it never counts as a delivery of the edition."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO test_sends (at, edition, email, status, provider_id, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                (_iso(at), edition, email, status, provider_id, reason),
+            )
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def has_sent(self, edition: str) -> bool:
+        """Whether anyone has been sent (or may have been sent) this edition: then it is frozen."""
+        rows = self._rows(
+            "SELECT 1 FROM deliveries WHERE edition = ? AND status IN ('sent', 'in_flight', 'unknown') LIMIT 1", (edition,)
+        )
+        return bool(rows)
+
+    def send_running(self) -> bool:
+        """Whether a live process holds this state dir's send lock."""
+        return _send_is_running(self.path.parent)
+
+    def counts(self, edition: str) -> dict[str, int]:
+        """subscribers, sent, pending, failed, unknown for one edition.
+
+        An in_flight row counts as unknown unless a live send holds the lock (then it is pending).
+        """
+        return self._counts(edition, live=self.send_running())
+
+    def _counts(self, edition: str, *, live: bool) -> dict[str, int]:
+        result = dict.fromkeys(COUNT_KEYS, 0)
+        for row in self._rows("SELECT status, COUNT(*) AS n FROM deliveries WHERE edition = ? GROUP BY status", (edition,)):
+            status = row["status"]
+            if status == "in_flight":
+                status = "pending" if live else "unknown"
+            result[status] += row["n"]
+            result["subscribers"] += row["n"]
+        return result
+
+    def edition_summaries(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest editions with deliveries, newest first, as `digest status --format json` lists them."""
+        live = self.send_running()
+        return [{"edition": edition} | self._counts(edition, live=live) for edition in self._editions(limit)]
+
+    def last_sent_edition(self) -> str | None:
+        """The newest edition sent to someone, or None."""
+        for edition in self._editions():
+            if self._rows("SELECT 1 FROM deliveries WHERE edition = ? AND status = 'sent' LIMIT 1", (edition,)):
+                return edition
+        return None
+
+    def _editions(self, limit: int | None = None) -> Iterator[str]:
+        """Edition ids with deliveries, newest first; one index lookup each, however many rows they have."""
+        found = 0
+        edition = self._rows("SELECT MAX(edition) AS e FROM deliveries")[0]["e"]
+        while edition is not None and (limit is None or found < limit):
+            yield edition
+            found += 1
+            edition = self._rows("SELECT MAX(edition) AS e FROM deliveries WHERE edition < ?", (edition,))[0]["e"]
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def record_run(self, at: datetime, edition: str | None, outcome: str, reason: str | None = None) -> None:
+        """Log one scheduled or manual run: outcome is sent, partial, skipped or failed."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO runs (at, edition, outcome, reason) VALUES (?, ?, ?, ?)", (_iso(at), edition, outcome, reason)
+            )
+
+    def last_run(self) -> dict[str, Any] | None:
+        rows = self._rows("SELECT at, edition, outcome, reason FROM runs ORDER BY id DESC LIMIT 1")
+        return dict(rows[0]) if rows else None
+
+    # -- source health --------------------------------------------------------------------------
+
+    def record_source_results(self, at: datetime, ok_urls: Iterable[str], failures: Mapping[str, str]) -> None:
+        """After a build: reset the sources that worked, count one more failed run for the others.
+
+        `at` is stored as given (its date is what `failing_sources` reports as `since`).
+        """
+        stamp = at.isoformat(timespec="seconds")
+        with self._write() as db:
+            db.executemany(
+                """INSERT INTO source_health (url, failures, since, last_reason, last_ok) VALUES (?, 0, NULL, NULL, ?)
+                   ON CONFLICT (url) DO UPDATE SET failures = 0, since = NULL, last_reason = NULL, last_ok = excluded.last_ok""",
+                ((url, stamp) for url in ok_urls),
+            )
+            db.executemany(
+                """INSERT INTO source_health (url, failures, since, last_reason) VALUES (?, 1, ?, ?)
+                   ON CONFLICT (url) DO UPDATE SET failures = failures + 1,
+                   since = COALESCE(since, excluded.since), last_reason = excluded.last_reason""",
+                ((url, stamp, reason) for url, reason in failures.items()),
+            )
+
+    def failing_sources(self, min_runs: int = 2) -> list[dict[str, Any]]:
+        """Sources that failed in at least `min_runs` runs in a row: url, since (date), runs, reason."""
+        rows = self._rows(
+            "SELECT url, since, failures, last_reason FROM source_health WHERE failures >= ? ORDER BY since, url", (min_runs,)
+        )
+        return [
+            {"url": row["url"], "since": (row["since"] or "")[:10], "runs": row["failures"], "reason": row["last_reason"] or ""}
+            for row in rows
+        ]
+
+    # -- erasure --------------------------------------------------------------------------------
+
+    def forget_address(self, email: str) -> int:
+        """Erase an address from every row (deliveries and test sends); returns rows changed.
+
+        The rows stay, holding a one-way hash instead, so an edition's counts stay right.
+        """
+        replacement = erased_address(email)
+        address = email.strip()
+        with self._write() as db:
+            # OR REPLACE: an address erased, re-added and erased again within one edition keeps one row.
+            changed = db.execute(
+                "UPDATE OR REPLACE deliveries SET email = ? WHERE email = ?", (replacement, address)
+            ).rowcount
+            changed += db.execute(
+                "UPDATE test_sends SET email = ? WHERE email = ? COLLATE NOCASE", (replacement, address)
+            ).rowcount
+            return changed

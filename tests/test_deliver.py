@@ -1,0 +1,298 @@
+"""Messages, the outbox transport and the send loop: what a subscriber gets, and that nobody gets it twice."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from pathlib import Path
+from typing import Any, cast
+
+import dkim
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from digest.config import Config
+from digest.deliver import BatchReport, send_edition, send_test, transport_for
+from digest.deliver.base import Recipient
+from digest.deliver.message import personalise
+from digest.deliver.outbox import OutboxTransport, outbox_path
+from digest.deliver.sendgrid import SendGridTransport
+from digest.errors import ConfigError, EditionError, ProviderRejectedError
+from digest.ledger import Ledger
+from digest.models import Edition, Email
+from digest.subscribers import read_subscribers
+from digest.tokens import read_token
+from tests.support.cli import NOW, SECRET, load_test_config, store_edition, write_config, write_subscribers
+from tests.support.sendgrid_server import SendGridServer
+
+POSTAL = "The Transatlantic Brief, 1 Example Street, London EC1A 1AA"
+SUBSCRIBERS = [
+    ("alice@example.org", "Alice"),
+    ("bob@example.org", "Bob & <Co>"),
+    ("carol@example.org", "", "unsubscribed"),
+    ("dave@example.org", "Dave", "bounced"),
+    ("erin@example.org", ""),
+    ("ALICE@example.org", "Alice again"),  # the same mailbox: sent once
+]
+
+
+def setup(tmp_path: Path, rows: list[Any] | None = None, **config_options: Any) -> tuple[Config, Edition]:
+    env = config_options.pop("env", {})
+    path = write_config(tmp_path, **config_options)
+    write_subscribers(tmp_path, rows if rows is not None else SUBSCRIBERS)
+    config = load_test_config(path, **env)
+    return config, store_edition(config)
+
+
+def send(config: Config, edition: Edition, transport: Any = None, **options: Any) -> Any:
+    now = datetime.fromisoformat(NOW)
+    with Ledger.open(config.state.dir) as ledger:
+        return send_edition(
+            config, edition, ledger, transport or transport_for(config, clock=lambda: now),
+            read_subscribers(config.subscribers.file), now=now, **options,
+        )
+
+
+def parse(data: bytes) -> EmailMessage:
+    return cast(EmailMessage, message_from_bytes(data, policy=default))
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    plain, html = list(message.iter_parts())
+    assert (plain.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert plain.get_content_charset() == html.get_content_charset() == "utf-8"
+    return plain.get_content(), html.get_content()
+
+
+def token_of(url: str) -> str:
+    return url.rsplit("/unsubscribe/", 1)[1]
+
+
+def test_outbox_files_parse_back_with_every_header_and_the_recipients_own_parts(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path)
+    report = send(config, edition)
+    assert (report.sent, report.exit_code) == (3, 0)
+    files = sorted((config.delivery.outbox_dir / edition.id).glob("*.eml"))
+    assert [f.name for f in files] == ["alice_at_example.org.eml", "bob_at_example.org.eml", "erin_at_example.org.eml"]
+    message_ids = set()
+    for path, (address, name) in zip(files, [("alice@example.org", "Alice"), ("bob@example.org", "Bob & <Co>"), ("erin@example.org", "")], strict=True):
+        raw = path.read_bytes()
+        message = parse(raw)
+        assert message["From"] == "The Transatlantic Brief <brief@example.org>"
+        assert message["Reply-To"] == "editor@example.org"
+        assert message["To"].addresses[0].addr_spec == address
+        assert message["To"].addresses[0].display_name == name
+        assert message["Subject"] == "The Transatlantic Brief: 26 November 2026"
+        assert message["Date"].datetime.isoformat() == NOW
+        assert message["List-Id"] == "The Transatlantic Brief <the-transatlantic-brief.example.org>"
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        message_ids.add(message["Message-ID"])
+        assert message["Message-ID"].endswith("@example.org>")
+        url = message["List-Unsubscribe"].strip("<>")
+        assert url.startswith("https://news.example.org/unsubscribe/")
+        assert read_token(token_of(url), SECRET) == address
+        assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in raw  # one plain line a mail client can read
+        assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+        assert message.get_content_type() == "multipart/alternative"
+        text, html = parts(message)
+        assert POSTAL in text and POSTAL in html
+        assert f"Unsubscribe: {url}" in text
+        assert f'href="{url}"' in html
+        assert "%%" not in text + html
+    assert len(message_ids) == 3
+
+
+def test_names_are_html_escaped_and_cannot_smuggle_in_a_placeholder() -> None:
+    email = Email("e", "s", "p", html="<p>Hello %%name%%</p><a href=\"%%unsubscribe_url%%\">x</a>", text="Hello %%name%%\n%%unsubscribe_url%%")
+    html, text = personalise(email, Recipient("a@example.org", "Tom & <b>Jerry</b> %%unsubscribe_url%%", "https://x.example/unsubscribe/t?a=1&b=2"))
+    assert html == '<p>Hello Tom &amp; &lt;b&gt;Jerry&lt;/b&gt; %unsubscribe_url%</p><a href="https://x.example/unsubscribe/t?a=1&amp;b=2">x</a>'
+    assert text == "Hello Tom & <b>Jerry</b> %unsubscribe_url%\nhttps://x.example/unsubscribe/t?a=1&b=2"
+    html, text = personalise(email, Recipient("a@example.org", "", "u"))
+    assert text.startswith("Hello reader")
+
+
+def test_sending_without_a_postal_address_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path, postal_address=None)
+    with pytest.raises(ConfigError, match=r"postal_address is not set in .*digest\.toml"):
+        send(config, edition)
+    assert not config.delivery.outbox_dir.exists()
+    with Ledger.open(config.state.dir) as ledger:
+        assert ledger.counts(edition.id)["subscribers"] == 0
+
+
+def test_sending_without_digest_secret_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path)
+    from dataclasses import replace
+
+    config = replace(config, secrets=replace(config.secrets, digest_secret=None))
+    with pytest.raises(ConfigError, match="DIGEST_SECRET is not set"):
+        send(config, edition)
+    with pytest.raises(ConfigError, match="DIGEST_SECRET is not set"):
+        send_test(config, edition, "me@example.org", transport_for(config), now=edition.built_at)
+    assert not config.delivery.outbox_dir.exists()
+
+
+def test_an_edition_built_before_the_postal_address_was_set_is_refused(tmp_path: Path) -> None:
+    config, _ = setup(tmp_path, postal_address=None)
+    edition = store_edition(config)  # rendered without an address
+    config = load_test_config(write_config(tmp_path, postal_address="1 New Street, Leeds"))
+    with pytest.raises(EditionError, match=r"built without the postal address.*digest preview --rebuild"):
+        send(config, edition)
+
+
+def _dkim_key() -> tuple[str, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem.decode(), b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def test_messages_carry_a_dkim_signature_that_verifies(tmp_path: Path) -> None:
+    private, record = _dkim_key()
+    config, edition = setup(tmp_path, delivery={"dkim_domain": "example.org", "dkim_selector": "brief"}, env={"DKIM_PRIVATE_KEY": private})
+    asked: list[bytes] = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        asked.append(name)
+        return record
+
+    send(config, edition)
+    data = outbox_path(config.delivery.outbox_dir, edition.id, "bob@example.org").read_bytes()
+    assert dkim.verify(data, dnsfunc=dns)
+    assert asked == [b"brief._domainkey.example.org."]
+    signature = parse(data)["DKIM-Signature"].replace(" ", "").replace("\r\n", "")
+    assert "h=from:reply-to:to:subject:date:message-id:list-id:list-unsubscribe:list-unsubscribe-post" in signature
+    tampered = data.replace(b"List-Unsubscribe: <https://", b"List-Unsubscribe: <http://")
+    assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_dkim_configured_without_a_key_is_refused(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path, delivery={"dkim_domain": "example.org", "dkim_selector": "brief"})
+    with pytest.raises(ConfigError, match="DKIM_PRIVATE_KEY is not set"):
+        send(config, edition)
+    config, edition = setup(tmp_path, delivery={"dkim_domain": "example.org", "dkim_selector": "brief"}, env={"DKIM_PRIVATE_KEY": "not a key"})
+    with pytest.raises(ConfigError, match="DKIM_PRIVATE_KEY cannot sign"):
+        send(config, edition)
+
+
+def test_a_second_send_sends_nothing_new_and_the_counts_add_up(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path)
+    first = send(config, edition)
+    assert (first.planned, first.sent) == (3, 3)
+    written = {p: p.stat().st_mtime_ns for p in (config.delivery.outbox_dir / edition.id).glob("*.eml")}
+    second = send(config, edition)
+    assert (second.planned, second.sent, second.nothing_to_send, second.exit_code) == (0, 0, True, 0)
+    assert second.counts == {"subscribers": 3, "sent": 3, "pending": 0, "failed": 0, "unknown": 0}
+    assert {p: p.stat().st_mtime_ns for p in (config.delivery.outbox_dir / edition.id).glob("*.eml")} == written
+    # A new subscriber joins: only they get it.
+    write_subscribers(tmp_path, [*SUBSCRIBERS, ("frank@example.org", "Frank")])
+    third = send(config, edition)
+    assert (third.planned, third.sent) == (1, 1)
+    assert third.counts["sent"] == third.counts["subscribers"] == 4
+
+
+def test_batches_follow_the_smaller_batch_size_and_stop_ends_after_the_batches_in_flight(tmp_path: Path) -> None:
+    rows = [(f"reader{i:02}@example.org", f"Reader {i}") for i in range(15)]
+    config, edition = setup(tmp_path, rows, delivery={"batch_size": 2})
+    transport = transport_for(config)
+    stop = threading.Event()
+    batches: list[BatchReport] = []
+
+    def on_batch(batch: BatchReport) -> None:
+        batches.append(batch)
+        stop.set()
+
+    report = send(config, edition, transport, stop=stop, on_batch=on_batch)
+    # The batches already in flight (as many as the transport runs at once) finish; no other starts.
+    in_flight = transport.concurrency
+    assert sorted(b.number for b in batches) == list(range(1, in_flight + 1))
+    assert {(b.batches, b.size, b.sent) for b in batches} == {(8, 2, 2)}
+    assert report.stopped and "signal" in report.stopped
+    assert report.counts == {"subscribers": 15, "sent": 2 * in_flight, "pending": 15 - 2 * in_flight, "failed": 0, "unknown": 0}
+    assert report.exit_code == 3
+    assert len(list((config.delivery.outbox_dir / edition.id).glob("*.eml"))) == 2 * in_flight
+    rest = send(config, edition)
+    assert (rest.sent, rest.exit_code) == (15 - 2 * in_flight, 0)
+
+
+def test_a_test_send_is_marked_not_counted_and_freezes_nothing(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path)
+    with Ledger.open(config.state.dir) as ledger:
+        outcome = send_test(config, edition, "me@example.org", OutboxTransport(config), now=edition.built_at, ledger=ledger)
+        assert outcome.status == "sent"
+        assert not ledger.has_sent(edition.id)
+        assert ledger.counts(edition.id)["subscribers"] == 0
+    message = parse(outbox_path(config.delivery.outbox_dir, edition.id, "me@example.org", test=True).read_bytes())
+    assert message["Subject"] == "[TEST] The Transatlantic Brief: 26 November 2026"
+    assert read_token(token_of(message["List-Unsubscribe"].strip("<>")), SECRET) == "me@example.org"
+    assert not list((config.delivery.outbox_dir / edition.id).glob("*.eml"))
+    assert send(config, edition).sent == 3
+
+
+def test_outbox_names_are_readable_and_distinct() -> None:
+    folder = Path("/o")
+    assert outbox_path(folder, "e", "Alice@Example.org") == Path("/o/e/alice_at_example.org.eml")
+    odd = [outbox_path(folder, "e", a).name for a in ("a/b@example.org", "a_b@example.org", "../x@example.org")]
+    assert len(set(odd)) == 3 and all("/" not in n and not n.startswith(".") for n in odd)
+
+
+# -- the send loop over the real SendGrid client and a local stand-in --------------------------
+
+def sendgrid_setup(tmp_path: Path, server: SendGridServer, count: int, batch_size: int) -> tuple[Config, Edition, SendGridTransport]:
+    rows = [(f"reader{i:03}@example.org", "") for i in range(count)]
+    config, edition = setup(
+        tmp_path, rows, delivery={"transport": "sendgrid", "sendgrid_api_url": server.url, "batch_size": batch_size},
+        env={"SENDGRID_API_KEY": server.api_key},
+    )
+    return config, edition, SendGridTransport(config, sleep=lambda _: None)
+
+
+def test_a_refused_request_stops_the_send_and_leaves_the_rest_pending(tmp_path: Path) -> None:
+    with SendGridServer() as server:
+        config, edition, transport = sendgrid_setup(tmp_path, server, 10, 2)
+        server.reject_next("The from address does not match a verified Sender Identity.", status=403)
+        with pytest.raises(ProviderRejectedError, match="does not match a verified Sender Identity"):
+            send(config, edition, transport)
+        accepted = set(server.accepted_recipients)
+    with Ledger.open(config.state.dir) as ledger:
+        counts = ledger.counts(edition.id)
+        sent = {d.email for d in ledger.deliveries(edition.id, statuses=("sent",))}
+    # Two batches were in flight together: one refused, the other accepted and recorded; no third went out.
+    assert sent == accepted and len(sent) == 2
+    assert counts == {"subscribers": 10, "sent": 2, "pending": 8, "failed": 0, "unknown": 0}
+
+
+def test_a_lost_answer_leaves_its_batch_unknown_until_resend_unknown(tmp_path: Path) -> None:
+    with SendGridServer() as server:
+        config, edition, transport = sendgrid_setup(tmp_path, server, 6, 2)
+        server.drop_next()
+        first = send(config, edition, transport)
+        assert first.counts == {"subscribers": 6, "sent": 4, "pending": 0, "failed": 0, "unknown": 2}
+        assert first.exit_code == 3
+        assert server.received == 3
+        again = send(config, edition, transport)
+        assert (again.nothing_to_send, again.exit_code, server.received) == (True, 3, 3)
+        resent = send(config, edition, transport, resend_unknown=True)
+        assert (resent.sent, resent.exit_code) == (2, 0)
+        assert resent.counts == {"subscribers": 6, "sent": 6, "pending": 0, "failed": 0, "unknown": 0}
+
+
+def test_batches_are_in_flight_together_up_to_the_transport_concurrency(tmp_path: Path) -> None:
+    with SendGridServer() as server:
+        config, edition, transport = sendgrid_setup(tmp_path, server, 6, 2)
+        assert transport.concurrency >= 2
+        release = server.hold_next()
+        result: list[Any] = []
+        sender = threading.Thread(target=lambda: result.append(send(config, edition, transport)))
+        sender.start()
+        server.wait_for_held()
+        server.wait_for_requests(2)  # the second batch went out while the first waits for its answer
+        release.set()
+        sender.join(30)
+        assert result[0].counts["sent"] == 6
+        assert server.received == 3

@@ -1,0 +1,197 @@
+"""The send ledger on a real SQLite file: counts that add up, crash recovery, runs, source health, erasure."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.errors import StateError
+from digest.ledger import MIGRATIONS, RECOVERED_REASON, Ledger, erased_address, ledger_path
+from tests.support.cli import REPO
+
+NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+LIST = ("alice@example.org", "Bob@Example.org", "carol@example.org", "dave@example.org")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(tmp_path / "state") as opened:
+        yield opened
+
+
+def test_a_new_ledger_is_created_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "state"):
+        pass
+    with Ledger.open(tmp_path / "state"):  # opening again migrates nothing
+        pass
+    db = sqlite3.connect(ledger_path(tmp_path / "state"))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def test_a_ledger_from_a_newer_digest_is_refused_naming_the_file(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    db = sqlite3.connect(ledger_path(state))
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(StateError, match=r"ledger\.sqlite3: written by a newer digest.*upgrade digest"):
+        Ledger.open(state)
+
+
+def test_a_corrupt_ledger_is_a_state_error_naming_the_file(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    ledger_path(state).write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StateError, match=str(ledger_path(state))):
+        Ledger.open(state)
+
+
+def test_counts_add_up_to_the_list_through_a_whole_send(ledger: Ledger) -> None:
+    assert ledger.add_pending("2026-11-26", LIST, NOW) == 4
+    assert ledger.add_pending("2026-11-26", ["bob@example.org"], NOW) == 0  # addresses compare case-insensitively
+    ledger.claim("2026-11-26", LIST[:3], "batch-1", NOW)
+    ledger.record_outcomes(
+        "2026-11-26",
+        [
+            ("alice@example.org", "sent", "msg-1", None, False),
+            ("bob@example.org", "failed", None, "550 no such user", True),
+            ("carol@example.org", "unknown", None, "answer lost", False),
+        ],
+        NOW,
+    )
+    counts = ledger.counts("2026-11-26")
+    assert counts == {"subscribers": 4, "sent": 1, "pending": 1, "failed": 1, "unknown": 1}
+    assert counts["sent"] + counts["pending"] + counts["failed"] + counts["unknown"] == len(LIST)
+    assert ledger.counts("2026-11-27") == {"subscribers": 0, "sent": 0, "pending": 0, "failed": 0, "unknown": 0}
+    alice = ledger.deliveries("2026-11-26", statuses=("sent",))
+    assert [(d.email, d.provider_id, d.batch, d.attempts) for d in alice] == [("alice@example.org", "msg-1", "batch-1", 1)]
+
+
+def test_settled_addresses_are_never_sent_again_and_unknown_only_on_request(ledger: Ledger) -> None:
+    ledger.add_pending("e", LIST, NOW)
+    ledger.record_outcomes(
+        "e",
+        [
+            ("alice@example.org", "sent", "m", None, False),
+            ("bob@example.org", "failed", None, "550", True),
+            ("carol@example.org", "unknown", None, "lost", False),
+            ("dave@example.org", "failed", None, "451 try later", False),
+        ],
+        NOW,
+    )
+    assert ledger.settled("e") == {"alice@example.org", "bob@example.org", "carol@example.org"}
+    assert ledger.settled("e", resend_unknown=True) == {"alice@example.org", "bob@example.org"}
+
+
+def test_rows_in_flight_of_a_process_that_died_count_as_unknown_and_are_recovered(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    # A real process claims a batch (and holds the send lock), then dies without recording it.
+    script = f"""
+import os, sys
+from datetime import datetime, UTC
+from pathlib import Path
+from digest.ledger import Ledger
+from digest.locks import send_lock
+state = Path({str(state)!r})
+with send_lock(state):
+    ledger = Ledger.open(state)
+    ledger.add_pending("e", {list(LIST)!r}, datetime.now(UTC))
+    ledger.claim("e", {list(LIST[:2])!r}, "b1", datetime.now(UTC))
+    os._exit(9)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 9, result.stderr
+    with Ledger.open(state) as ledger:
+        assert ledger.counts("e") == {"subscribers": 4, "sent": 0, "pending": 2, "failed": 0, "unknown": 2}
+        assert ledger.has_sent("e")  # it may have reached someone: the edition is frozen
+        assert ledger.recover_in_flight() == 2
+        unknown = ledger.deliveries("e", statuses=("unknown",))
+        assert {d.email for d in unknown} == {"alice@example.org", "Bob@Example.org"}
+        assert {d.reason for d in unknown} == {RECOVERED_REASON}
+        assert ledger.recover_in_flight() == 0
+
+
+def test_in_flight_rows_of_the_running_send_count_as_pending(ledger: Ledger, tmp_path: Path) -> None:
+    from digest.locks import send_lock
+
+    ledger.add_pending("e", LIST, NOW)
+    ledger.claim("e", LIST[:2], "b1", NOW)
+    with send_lock(tmp_path / "state"):
+        assert ledger.counts("e")["pending"] == 4
+    assert ledger.counts("e")["unknown"] == 2
+
+
+def test_rows_of_addresses_no_longer_active_are_dropped_unless_they_are_history(ledger: Ledger) -> None:
+    ledger.add_pending("e", LIST, NOW)
+    ledger.record_outcomes(
+        "e",
+        [("alice@example.org", "sent", "m", None, False), ("bob@example.org", "failed", None, "451", False)],
+        NOW,
+    )
+    assert ledger.drop_unsendable("e", ["carol@example.org"]) == 2  # bob (temporary failure) and dave (pending)
+    assert {d.email for d in ledger.deliveries("e")} == {"alice@example.org", "carol@example.org"}
+
+
+def test_editions_are_summarised_newest_first_and_frozen_once_sent(ledger: Ledger) -> None:
+    for day in ("2026-11-24", "2026-11-26", "2026-11-25"):
+        ledger.add_pending(day, LIST[:2], NOW)
+    ledger.record_outcomes("2026-11-25", [("alice@example.org", "sent", "m", None, False)], NOW)
+    summaries = ledger.edition_summaries(limit=2)
+    assert summaries == [
+        {"edition": "2026-11-26", "subscribers": 2, "sent": 0, "pending": 2, "failed": 0, "unknown": 0},
+        {"edition": "2026-11-25", "subscribers": 2, "sent": 1, "pending": 1, "failed": 0, "unknown": 0},
+    ]
+    assert ledger.has_sent("2026-11-25") and not ledger.has_sent("2026-11-26")
+    assert ledger.last_sent_edition() == "2026-11-25"
+
+
+def test_test_sends_are_logged_but_never_count(ledger: Ledger) -> None:
+    ledger.record_test_send(NOW, "e", "me@example.org", "sent", "m", None)
+    assert ledger.counts("e")["subscribers"] == 0
+    assert not ledger.has_sent("e")
+    assert ledger.edition_summaries() == []
+
+
+def test_runs_are_logged_and_the_last_one_reported(ledger: Ledger) -> None:
+    assert ledger.last_run() is None
+    ledger.record_run(NOW, "2026-11-26", "sent")
+    ledger.record_run(NOW + timedelta(days=1), None, "failed", "no source could be read")
+    assert ledger.last_run() == {
+        "at": "2026-11-27T07:00:00+00:00", "edition": None, "outcome": "failed", "reason": "no source could be read",
+    }
+
+
+def test_a_source_failing_run_after_run_is_reported_until_it_works_again(ledger: Ledger) -> None:
+    url, other = "https://news.example.org/feed", "https://other.example.org/"
+    ledger.record_source_results(NOW, [other], {url: "HTTP 503"})
+    assert ledger.failing_sources() == []  # one failed run is not a pattern
+    assert ledger.failing_sources(min_runs=1) == [{"url": url, "since": "2026-11-26", "runs": 1, "reason": "HTTP 503"}]
+    ledger.record_source_results(NOW + timedelta(days=1), [], {url: "timed out", other: "HTTP 500"})
+    ledger.record_source_results(NOW + timedelta(days=2), [other], {url: "timed out"})
+    assert ledger.failing_sources() == [{"url": url, "since": "2026-11-26", "runs": 3, "reason": "timed out"}]
+    ledger.record_source_results(NOW + timedelta(days=3), [url], {})
+    assert ledger.failing_sources(min_runs=1) == []
+
+
+def test_erasing_an_address_keeps_the_counts_and_leaves_no_trace_of_it(ledger: Ledger, tmp_path: Path) -> None:
+    ledger.add_pending("e1", LIST, NOW)
+    ledger.add_pending("e2", LIST, NOW)
+    ledger.record_outcomes("e1", [("bob@example.org", "sent", "m", None, False)], NOW)
+    ledger.record_test_send(NOW, "e1", "bob@example.org", "sent", "m", None)
+    before = (ledger.counts("e1"), ledger.counts("e2"))
+    assert ledger.forget_address("BOB@example.org") == 3
+    assert (ledger.counts("e1"), ledger.counts("e2")) == before
+    assert erased_address("bob@example.org") in {d.email for d in ledger.deliveries("e1")}
+    assert erased_address("bob@example.org").startswith("erased:") and len(erased_address("x@y.z")) == len("erased:") + 16
+    db = sqlite3.connect(ledger_path(tmp_path / "state"))
+    rows = db.execute("SELECT email FROM deliveries UNION ALL SELECT email FROM test_sends").fetchall()
+    db.close()
+    assert not [r for r in rows if "bob" in r[0].lower()]
