@@ -29,8 +29,9 @@ VOLUME ["/data"]
 # Numeric, so runtimes can verify it is not root without reading /etc/passwd.
 USER 10001:10001
 
-# Python ignores SIGTERM as PID 1 (no handler), so `docker stop` would wait and SIGKILL
-# mid-send; SIGINT reaches it as KeyboardInterrupt and the scheduler stops cleanly.
+# `digest schedule`, `run` and `send` handle SIGTERM and SIGINT alike (finish the batch in flight,
+# record it, exit). As PID 1, Python ignores a SIGTERM it has no handler for, so SIGINT also
+# stops the commands that have none (preview --serve, serve) instead of waiting for SIGKILL.
 STOPSIGNAL SIGINT
 
 # No HEALTHCHECK: the same image runs `schedule`, `serve` or one-off commands, and no single

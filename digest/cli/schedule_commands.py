@@ -1,0 +1,105 @@
+"""`digest run` (build today's edition and send it, once) and `digest schedule` (do that every day)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import FrameType
+
+import click
+
+from digest.cli import AppContext, cli, pass_app
+from digest.locks import schedule_lock
+from digest.run import run_once
+from digest.schedule import DailySchedule, next_run_times
+
+log = logging.getLogger("digest.cli")
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set `stop` on SIGTERM or SIGINT for the duration, then restore the previous handlers."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        # Set the event from another thread: the interrupted code may hold the event's own lock.
+        name = signal.Signals(signum).name
+        threading.Thread(target=_request_stop, args=(stop, name), daemon=True).start()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _request_stop(stop: threading.Event, name: str) -> None:
+    first = not stop.is_set()
+    stop.set()
+    if first:
+        log.warning("%s received: taking no new runs; a running send ends after its current batch", name)
+
+
+@cli.command("run")
+@pass_app
+def run_command(app: AppContext) -> None:
+    """Build today's edition and send it, once: what the schedule runs.
+
+    Running it again the same day sends nothing new and says so. Skips the send (exit 0) when the
+    content equals the last sent edition's ([schedule] skip_if_unchanged). SIGTERM or Ctrl-C lets
+    the batch in flight finish, then exits 0 (`digest send` sends to the rest).
+    Exit codes: 0 sent or skipped, 1 error (e.g. no source could be fetched, another send is
+    running), 3 sent but some recipients were not (`digest status` says which).
+    """
+    config = app.config
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        result = run_once(config, scheduled_for=None, now=app.now(), stop=stop)
+    click.echo(f"{result.outcome}: {result.reason}")
+    if stop.is_set():
+        return
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)
+
+
+@cli.command("schedule")
+@click.option("--next", "count", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Print the next N run times (ISO 8601 with UTC offset) and exit.")
+@pass_app
+def schedule_command(app: AppContext, count: int | None) -> None:
+    """Run the daily schedule in the foreground: `digest run` every day at [schedule] time.
+
+    The time is local to [newsletter] timezone, once per calendar day: on the spring-forward day a
+    time that does not exist moves forward by the gap (01:30 -> 02:30), on the autumn day a time
+    that happens twice runs at its first occurrence. A run missed while this was not running
+    happens at start when within [schedule] misfire_grace_minutes; later, that day is skipped and
+    `digest status` shows it. SIGTERM or Ctrl-C: no new runs; a running send finishes its current
+    batch; exit 0. A second `digest schedule` on the same state dir exits 1.
+    """
+    config = app.config
+    if count is not None:
+        for moment in next_run_times(config, app.now(), count):
+            click.echo(moment.isoformat())
+        return
+    with schedule_lock(config.state.dir):
+        daily = DailySchedule(config)
+        with stop_on_signals(daily.stop):
+            next_run = daily.start()
+            log.info(
+                "schedule started (pid %d): daily at %s %s, state in %s; next run at %s",
+                os.getpid(), config.schedule.time, config.newsletter.timezone, config.state.dir, next_run.isoformat(),
+            )
+            if next_run <= datetime.now(UTC):
+                log.warning(
+                    "the run scheduled for %s was missed while the schedule was not running: it runs now if that is "
+                    "within misfire_grace_minutes (%d), else that day is skipped",
+                    next_run.isoformat(), config.schedule.misfire_grace_minutes,
+                )
+            daily.stop.wait()
+            daily.shutdown()
+    log.info("schedule stopped")
