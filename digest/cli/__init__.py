@@ -1,0 +1,108 @@
+"""The `digest` command line: the only module that prints or exits.
+
+Each command group lives in its own module below and registers itself on `cli`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from digest import __version__
+from digest.config import Config, load_config
+from digest.errors import ConfigError, DigestError
+
+log = logging.getLogger("digest")
+
+
+@dataclass
+class AppContext:
+    """What every command gets: the config (loaded once, on first use) and the clock."""
+
+    config_path: Path | None
+    debug: bool
+    _config: Config | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def now(self) -> datetime:
+        """Now, in UTC. $DIGEST_NOW (ISO 8601) pins it: for tests and for rebuilding a past day."""
+        pinned = os.environ.get("DIGEST_NOW")
+        if not pinned:
+            return datetime.now(UTC)
+        try:
+            value = datetime.fromisoformat(pinned)
+        except ValueError:
+            raise ConfigError(f"DIGEST_NOW: expected an ISO 8601 time like 2026-11-26T07:00:00+00:00, got {pinned!r}") from None
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+class DigestGroup(click.Group):
+    """Turns a DigestError into `error: <message>` on stderr and its exit code (--debug re-raises)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            app = ctx.obj if isinstance(ctx.obj, AppContext) else None
+            if app is not None and app.debug:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    """Plain timestamped lines on stderr; a terminal gets progress bars instead of per-step lines."""
+    level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("digest").setLevel(level)
+
+
+@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Config file. Default: $DIGEST_CONFIG, then ./digest.toml, then the bundled sample config.",
+)
+@click.option("-v", "--verbose", count=True, help="More log lines (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(__version__, prog_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int, quiet: bool, debug: bool) -> None:
+    """Build a sectioned news digest from web pages and feeds, and mail it to your subscribers.
+
+    Typical day: `digest preview` to look at today's edition, `digest send` to mail it,
+    or `digest schedule` to do both every day at [schedule] time.
+    Exit codes: 0 ok, 1 error, 2 usage error, 3 send finished with recipients not sent.
+    """
+    setup_logging(verbose, quiet)
+    ctx.obj = AppContext(config_path=config_path, debug=debug)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def main() -> None:
+    cli(prog_name="digest")
+
+
+# Command modules register themselves on `cli` when imported.
+from digest.cli import edition_commands, schedule_commands, send_commands, serve_commands, subscriber_commands  # noqa: E402,F401
