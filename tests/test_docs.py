@@ -18,7 +18,10 @@ README = (REPO / "README.md").read_text(encoding="utf-8")
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = []
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         found.append((*prefix, name))
         if isinstance(command, click.Group):
             found.extend(all_commands(command, (*prefix, name)))
@@ -47,10 +50,11 @@ def test_every_command_has_help_and_is_in_the_readme(command: tuple[str, ...]) -
 def test_every_option_is_in_the_readme() -> None:
     missing = []
     for command in COMMANDS:
-        obj: click.Command = cli
+        obj: click.Command | None = cli
         for name in command:
             assert isinstance(obj, click.Group)
-            obj = obj.commands[name]
+            obj = obj.get_command(click.Context(obj), name)
+        assert obj is not None
         for param in obj.params:
             if isinstance(param, click.Option):
                 longest = max(param.opts, key=len)

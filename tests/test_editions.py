@@ -63,5 +63,5 @@ def test_an_unreadable_stored_edition_names_the_fix(tmp_path: Path) -> None:
     config = load_test_config(write_config(tmp_path))
     store_edition(config)
     (config.state.dir / "editions" / "2026-11-26" / "digest.json").write_text("{", encoding="utf-8")
-    with pytest.raises(EditionError, match="stored edition is unreadable .*digest preview --rebuild"):
+    with pytest.raises(EditionError, match=r"stored edition is unreadable .*digest preview --rebuild"):
         EditionStore(config.state.dir).load("2026-11-26")

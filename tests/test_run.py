@@ -7,15 +7,13 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from digest.config import load_config
 from digest.ledger import Ledger
 from tests.support.cli import SAMPLE_PAGE, SECRET, invoke, start_digest, write_config, write_subscribers
-from tests.support.sendgrid_server import SendGridServer
-from tests.support.suppressions_server import SuppressionsServer
+from tests.support.suppressions_server import SendGridWithSuppressions
 
 DAY_1 = "2026-11-26T08:00:00+00:00"
 DAY_2 = "2026-11-27T08:00:00+00:00"
@@ -134,25 +132,6 @@ def test_housekeeping_removes_old_editions_and_outbox_folders_but_keeps_the_coun
 
 # -- a real `digest run` process against the SendGrid stand-in ----------------------------------
 
-class SendGridWithSuppressions(SendGridServer):
-    """The SendGrid stand-in also answering the suppression lists, as one host does for a real run."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.suppressions = SuppressionsServer(api_key=self.api_key)
-        suppressions = self.suppressions
-        base = self._httpd.RequestHandlerClass
-
-        class Handler(base):  # type: ignore[valid-type,misc]
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                query = dict(parse_qsl(parts.query, keep_blank_values=True))
-                status, body = suppressions.answer(parts.path, query, {k.lower(): v for k, v in self.headers.items()})
-                self._answer(status, body)
-
-        self._httpd.RequestHandlerClass = Handler
-
-
 @pytest.fixture
 def sendgrid() -> Iterator[SendGridWithSuppressions]:
     with SendGridWithSuppressions() as server, server.suppressions:  # the latter only to close its socket
@@ -179,7 +158,7 @@ def test_sigterm_during_a_send_finishes_the_batches_in_flight_and_exits_0(tmp_pa
         process.send_signal(signal.SIGTERM)
         assert process.stderr is not None
         for line in process.stderr:  # wait until the stop is taken, then let the batches finish
-            if "SIGTERM received" in line:
+            if line.startswith("SIGTERM: "):
                 break
         release.set()
         out, _ = process.communicate(timeout=30)

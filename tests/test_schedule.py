@@ -28,7 +28,7 @@ from digest.config import Config, load_config
 from digest.ledger import Ledger
 from digest.schedule import JOB_ID, DailySchedule, DailyTrigger, next_run_times, run_times_after
 from tests.support.cli import invoke, start_digest, write_config, write_subscribers
-from tests.test_run import SendGridWithSuppressions
+from tests.support.suppressions_server import SendGridWithSuppressions
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")

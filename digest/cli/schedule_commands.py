@@ -4,45 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from types import FrameType
 
 import click
 
-from digest.cli import AppContext, cli, pass_app
+from digest.cli import AppContext, cli, pass_app, stop_on_signals
 from digest.locks import schedule_lock
 from digest.run import run_once
 from digest.schedule import DailySchedule, next_run_times
 
 log = logging.getLogger("digest.cli")
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Set `stop` on SIGTERM or SIGINT for the duration, then restore the previous handlers."""
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        # Set the event from another thread: the interrupted code may hold the event's own lock.
-        name = signal.Signals(signum).name
-        threading.Thread(target=_request_stop, args=(stop, name), daemon=True).start()
-
-    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def _request_stop(stop: threading.Event, name: str) -> None:
-    first = not stop.is_set()
-    stop.set()
-    if first:
-        log.warning("%s received: taking no new runs; a running send ends after its current batch", name)
 
 
 @cli.command("run")
@@ -58,7 +30,7 @@ def run_command(app: AppContext) -> None:
     """
     config = app.config
     stop = threading.Event()
-    with stop_on_signals(stop):
+    with stop_on_signals(stop, "a running send ends after its current batch, then digest run exits"):
         result = run_once(config, scheduled_for=None, now=app.now(), stop=stop)
     click.echo(f"{result.outcome}: {result.reason}")
     if stop.is_set():
@@ -88,7 +60,7 @@ def schedule_command(app: AppContext, count: int | None) -> None:
         return
     with schedule_lock(config.state.dir):
         daily = DailySchedule(config)
-        with stop_on_signals(daily.stop):
+        with stop_on_signals(daily.stop, "taking no new runs; a running send ends after its current batch"):
             next_run = daily.start()
             log.info(
                 "schedule started (pid %d): daily at %s %s, state in %s; next run at %s",

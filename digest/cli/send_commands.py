@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
-from types import FrameType
 from typing import Any
 
 import click
 
-from digest.cli import AppContext, cli, pass_app
+from digest.cli import AppContext, cli, pass_app, stop_on_signals
 from digest.config import Config
 from digest.deliver import (
     BatchReport,
@@ -49,31 +47,6 @@ def unknown_hint(edition: str, unknown: int) -> str:
         f"have accepted their mail. Check its logs, then `digest send --edition {edition} --resend-unknown` "
         "sends to them again"
     )
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set `stop` (the batches in flight finish and are recorded); a second one interrupts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        # Safe to set here: this thread never waits on `stop`, so it cannot hold the event's lock.
-        stop.set()
-        click.echo(
-            f"\n{signal.Signals(signum).name}: finishing the batches in flight, then stopping (again to interrupt at once)",
-            err=True,
-        )
-
-    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @cli.command("send")
@@ -160,7 +133,7 @@ def _send_with_progress(
         if on_terminal
         else nullcontext(None)
     )
-    with stop_on_signals(stop), bar_context as bar:
+    with stop_on_signals(stop, "finishing the batches in flight, then stopping"), bar_context as bar:
         on_batch: Callable[[BatchReport], None] = (lambda b: bar.update(b.size)) if bar is not None else _log_batch
         return send_edition(
             config, edition, ledger, transport, subscribers,

@@ -33,6 +33,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.support.sendgrid_server import SendGridServer
+
 SPEC_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "suppressions" / "tsg_suppressions_v3.json"
 _SPEC_URI = "urn:sendgrid:tsg_suppressions_v3"
 DEFAULT_LIMIT = 500  # not in the description; what the server uses when a client sends no limit
@@ -190,3 +192,22 @@ def _handler_for(server: SuppressionsServer) -> type[BaseHTTPRequestHandler]:
 def suppressions_server_fixture() -> Iterator[SuppressionsServer]:
     with SuppressionsServer() as server:
         yield server
+
+
+class SendGridWithSuppressions(SendGridServer):
+    """The SendGrid stand-in also answering the suppression lists, as one host does for a real run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suppressions = SuppressionsServer(api_key=self.api_key)
+        suppressions = self.suppressions
+        base = self._httpd.RequestHandlerClass
+
+        class Handler(base):  # type: ignore[valid-type,misc]
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                query = dict(parse_qsl(parts.query, keep_blank_values=True))
+                status, body = suppressions.answer(parts.path, query, {k.lower(): v for k, v in self.headers.items()})
+                self._answer(status, body)
+
+        self._httpd.RequestHandlerClass = Handler
