@@ -4,30 +4,59 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 from digest.errors import StateError
+
+
+class Replacement:
+    """The new file being written by `replacing`; it replaces the old one unless discarded."""
+
+    def __init__(self, file: IO[Any]) -> None:
+        self.file = file
+        self.discarded = False
+
+    def discard(self) -> None:
+        """Leave the old file as it is (nothing changed, or a dry run)."""
+        self.discarded = True
+
+
+@contextmanager
+def replacing(path: Path, *, encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[Replacement]:
+    """Write a temporary file beside `path`; on a clean exit, fsync it and rename it over `path`.
+
+    On an exception, or when discarded, `path` is untouched and the temporary file removed.
+    `encoding=None` opens it in binary mode. Raises OSError.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, _mode_for(path))
+        mode = "wb" if encoding is None else "w"
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            replacement = Replacement(handle)
+            yield replacement
+            if replacement.discarded:
+                return
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write `data` to `path` via a temporary file in the same folder, fsync, rename. Raises StateError."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with replacing(path, encoding=None) as new:
+            new.file.write(payload)
     except OSError as exc:
-        raise StateError(f"{path}: cannot write: {exc.strerror}") from exc
-    try:
-        os.fchmod(fd, _mode_for(path))
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise StateError(f"{path}: cannot write: {exc.strerror}; the previous file is unchanged") from exc
+        raise StateError(f"{path}: cannot write: {exc.strerror or exc}; the previous file is unchanged") from exc
 
 
 def fsync_dir(folder: Path) -> None:

@@ -11,21 +11,20 @@ from __future__ import annotations
 import codecs
 import csv
 import logging
-import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from email_validator import EmailNotValidError, validate_email
 from filelock import FileLock, Timeout
 
-from digest.atomic import fsync_dir
+from digest.atomic import Replacement, replacing
 from digest.errors import InvalidEmailError, SubscribersError
 from digest.models import SUBSCRIBER_STATUSES, Subscriber, SubscriberStatus
 
@@ -137,16 +136,16 @@ def _parse_row(row: list[str], path: Path, line: int) -> Subscriber:
 class _Draft:
     """The new list being written; committed by `rewriting` unless discarded."""
 
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: Writer, replacement: Replacement) -> None:
         self._writer = writer
-        self.discarded = False
+        self._replacement = replacement
 
     def write(self, subscriber: Subscriber) -> None:
         self._writer.writerow(row_cells(subscriber))
 
     def discard(self) -> None:
         """Leave the list as it is (nothing changed, or a dry run)."""
-        self.discarded = True
+        self._replacement.discard()
 
 
 @contextmanager
@@ -179,43 +178,23 @@ def rewriting(path: Path) -> Iterator[_Draft]:
     with locked(path):
         _remove_stale_drafts(path)
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        except OSError as exc:
-            raise SubscribersError(f"{path}: cannot write the subscriber list: {exc.strerror}") from exc
-        tmp = Path(tmp_name)
-        try:
-            _keep_mode(fd, path)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            with replacing(path, newline="") as new:
                 # CRLF as RFC 4180 says; it also makes the writer quote a cell holding a bare CR,
                 # which would otherwise end the row when read back.
-                writer = csv.writer(handle, lineterminator="\r\n")
+                writer = csv.writer(new.file, lineterminator="\r\n")
                 writer.writerow(HEADER)
-                draft = _Draft(writer)
+                draft = _Draft(writer, new)
                 yield draft
-                if not draft.discarded:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            if not draft.discarded:
-                os.replace(tmp, path)
-                fsync_dir(path.parent)
         except OSError as exc:
             raise SubscribersError(
                 f"{path}: cannot write the subscriber list: {exc.strerror}; the previous list is unchanged"
             ) from exc
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 def _remove_stale_drafts(path: Path) -> None:
     """Drafts left by a writer that was killed; only the lock holder writes drafts, so none is live."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
-
-
-def _keep_mode(fd: int, path: Path) -> None:
-    """mkstemp makes the file 0600; a list that exists keeps its own permissions."""
-    with suppress(FileNotFoundError):
-        os.fchmod(fd, path.stat().st_mode & 0o777)
 
 
 def write_subscribers(path: Path, subscribers: Iterable[Subscriber]) -> None:
@@ -591,7 +570,7 @@ def neutralise_cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
 
 
-def export_subscribers(path: Path, out: TextIO, statuses: Collection[str] = SUBSCRIBER_STATUSES) -> int:
+def export_subscribers(path: Path, out: IO[str], statuses: Collection[str] = SUBSCRIBER_STATUSES) -> int:
     """Write the rows with these statuses to `out` as spreadsheet-safe CSV; returns rows written.
 
     Every cell is quoted and formula triggers are neutralised; the list itself keeps its values.
@@ -610,21 +589,10 @@ def export_subscribers(path: Path, out: TextIO, statuses: Collection[str] = SUBS
 def export_to_file(path: Path, target: Path, statuses: Collection[str] = SUBSCRIBER_STATUSES) -> int:
     """export_subscribers into `target`, replaced atomically (UTF-8 with a BOM, for spreadsheets)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with replacing(target, encoding="utf-8-sig", newline="") as new:
+            return export_subscribers(path, new.file, statuses)
     except OSError as exc:
         raise SubscribersError(f"{target}: cannot write the export: {exc.strerror}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as handle:
-            count = export_subscribers(path, handle, statuses)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except OSError as exc:
-        raise SubscribersError(f"{target}: cannot write the export: {exc.strerror}") from exc
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
-    return count
 
 
 def row_cells(subscriber: Subscriber) -> tuple[str, str, str, str, str, str]:
