@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/digest preview --format html
 	$(BIN)/digest preview --format text
 
-## system-deps: Debian packages the tests use (headless Chromium, faketime); installed when root
+## system-deps: Debian packages the tests use (headless Chromium and its driver); installed when root
 system-deps:
 	@bash .ci/system-deps
 
