@@ -29,8 +29,15 @@ def replacing(path: Path, *, encoding: str | None = "utf-8", newline: str | None
     """Write a temporary file beside `path`; on a clean exit, fsync it and rename it over `path`.
 
     On an exception, or when discarded, `path` is untouched and the temporary file removed.
-    `encoding=None` opens it in binary mode. Raises OSError.
+    `encoding=None` opens it in binary mode. A symlink's target is replaced, not the link; a
+    device or pipe (`/dev/stdout`) is written in place, since renaming over it would replace the
+    device node itself. Raises OSError.
     """
+    path = path.resolve() if path.is_symlink() else path
+    if path.exists() and not path.is_file():
+        with open(path, "wb" if encoding is None else "w", encoding=encoding, newline=newline) as handle:
+            yield Replacement(handle)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
