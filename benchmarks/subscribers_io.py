@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import shutil
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-RSS_TARGET_MB = 200.0
+RSS_TARGET_MB = float(json.loads(Path(__file__).with_name("baseline.json").read_text())["subscribers_io"]["max_peak_rss_mb"])
 NOW = "2026-11-26T07:00:00+00:00"
 
 _COPY = """
