@@ -38,7 +38,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +46,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+
+from tests.support.loopback import LoopbackServer
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "sendgrid" / "tsg_mail_v3.json"
 _SCHEMA_URI = "urn:sendgrid:tsg_mail_v3"
@@ -158,8 +160,10 @@ def _reserved_header(headers: Mapping[str, Any], where: str) -> tuple[str, str] 
     return None
 
 
-class SendGridServer:
+class SendGridServer(LoopbackServer):
     """See the module docstring."""
+
+    thread_name = "fake-sendgrid"
 
     def __init__(self, api_key: str = "SG.test-key", *, validate: bool = True, latency: float = 0.0) -> None:
         self.api_key = api_key
@@ -173,36 +177,13 @@ class SendGridServer:
         self._held = 0
         self._releases: list[threading.Event] = []
         self._ids = itertools.count(1)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> SendGridServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-sendgrid", daemon=True
-        )
-        self._thread.start()
-        return self
+        super().__init__(_handler_for(self))
 
     def stop(self) -> None:
         with self._lock:
             for release in self._releases:
                 release.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SendGridServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     # Scripted answers for the next requests.
 

@@ -23,7 +23,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -33,6 +33,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from tests.support.loopback import LoopbackServer
 from tests.support.sendgrid_server import SendGridServer
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "suppressions" / "tsg_suppressions_v3.json"
@@ -75,8 +76,10 @@ def error_json(message: str, field_name: str | None = None) -> bytes:
     return json.dumps({"errors": [{"field": field_name, "message": message}]}).encode()
 
 
-class SuppressionsServer:
+class SuppressionsServer(LoopbackServer):
     """See the module docstring."""
+
+    thread_name = "fake-suppressions"
 
     def __init__(self, api_key: str = "SG.suppressions-key") -> None:
         self.api_key = api_key
@@ -84,14 +87,7 @@ class SuppressionsServer:
         self._lock = threading.Lock()
         self._requests: list[tuple[str, dict[str, str]]] = []
         self._rejections: deque[tuple[int, str]] = deque()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        super().__init__(_handler_for(self))
 
     @property
     def requests(self) -> list[tuple[str, dict[str, str]]]:
@@ -102,25 +98,6 @@ class SuppressionsServer:
     def reject_next(self, status: int, message: str) -> None:
         with self._lock:
             self._rejections.append((status, message))
-
-    def start(self) -> SuppressionsServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-suppressions", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SuppressionsServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def answer(self, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, bytes]:
         """The status and body for one GET."""
