@@ -126,6 +126,7 @@ class GatherConfig:
     max_related: int = 10
     concurrency: int = 8
     user_agent: str = DEFAULT_USER_AGENT
+    allow_private_links: bool = False  # may links and redirects found on pages reach local networks
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,22 +2,27 @@
 
 The I/O edge of the pipeline. Pages are untrusted: bodies are streamed and capped at
 `max_bytes`, redirects are counted, nothing is executed, and a related page's own related
-links are never followed. A web page may not lead to a local file. A failing source is logged
-and returned as a SourceFailure; only when every configured source fails does gather raise.
+links are never followed. A web page may not lead to a local file, nor (through a link or a
+redirect) to a loopback, private or link-local address such as a cloud metadata service,
+unless the configured source is itself on such a network or `allow_private_links` is set.
+A failing source is logged and returned as a SourceFailure; only when every configured source
+fails does gather raise.
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
 import logging
 import re
+import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urldefrag, urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -33,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
+# Which hops of a fetch may not reach a non-public address: none (a URL the operator gave, to a
+# network the operator trusts), redirects only (a URL the operator gave), or all (a URL a page gave).
+RefusePrivate = Literal["never", "redirects", "always"]
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml", "text/xml")
@@ -77,7 +85,9 @@ def gather(
     """Fetch every source and one hop of its related links (or feed entries). Raises NoSourcesError."""
     report = on_progress or (lambda line: None)
     with _client(config) as client:
-        fetched = _fetch_all([source.url for source in sources], config, client, clock, report)
+        trusted = {source.url: _may_reach_private(source.url, config) for source in sources}
+        refuse: dict[str, RefusePrivate] = {url: "never" if ok else "redirects" for url, ok in trusted.items()}
+        fetched = _fetch_all([source.url for source in sources], config, client, clock, report, refuse=refuse)
         seen = {url for source in sources for url in (source.url, *_page_urls(fetched[source.url]))}
         plans = [_plan(source, fetched[source.url], config, seen) for source in sources]
         failed = [plan.failure for plan in plans if plan.failure is not None]
@@ -85,8 +95,13 @@ def gather(
             detail = "; ".join(f"{failure.url}: {failure.reason}" for failure in failed) or "no sources configured"
             raise NoSourcesError(f"no source could be fetched: {detail}")
         via_of = {link: plan.parent_url for plan in plans for link in plan.links}
+        refuse = {
+            link: "never" if trusted[source.url] else "always"
+            for source, plan in zip(sources, plans, strict=True)
+            for link in plan.links
+        }
         to_fetch = [link for plan in plans for link in plan.links if link not in plan.unfetchable]
-        followed = _fetch_all(to_fetch, config, client, clock, report, via_of)
+        followed = _fetch_all(to_fetch, config, client, clock, report, via_of, refuse=refuse)
 
     pages: list[Page] = []
     failures: list[SourceFailure] = []
@@ -155,7 +170,9 @@ def _plan(source: Source, outcome: Page | SourceError, config: GatherConfig, see
 def check_sources(sources: Sequence[Source], config: GatherConfig, *, clock: Clock = utc_now) -> tuple[SourceCheck, ...]:
     """Fetch every source and its related links (or feed entries) and report status, size and time."""
     with _client(config) as client:
-        checks = _check_all([source.url for source in sources], config, client, clock, {})
+        trusted = {source.url: _may_reach_private(source.url, config) for source in sources}
+        refuse: dict[str, RefusePrivate] = {url: "never" if ok else "redirects" for url, ok in trusted.items()}
+        checks = _check_all([source.url for source in sources], config, client, clock, {}, refuse)
         to_follow: dict[str, list[str]] = {}
         seen = {source.url for source in sources}
         for source in sources:
@@ -164,7 +181,8 @@ def check_sources(sources: Sequence[Source], config: GatherConfig, *, clock: Clo
             to_follow[source.url] = [link for link in found if link not in seen][: config.max_related] if follow else []
             seen.update(to_follow[source.url])
         via_of = {link: url for url, links in to_follow.items() for link in links}
-        related_checks = _check_all(list(via_of), config, client, clock, via_of)
+        refuse = {link: "never" if trusted[url] else "always" for url, links in to_follow.items() for link in links}
+        related_checks = _check_all(list(via_of), config, client, clock, via_of, refuse)
     result: list[SourceCheck] = []
     for source in sources:
         result.append(checks[source.url][0].line)
@@ -179,9 +197,13 @@ def fetch_page(
     *,
     via: str | None = None,
     clock: Clock = utc_now,
+    refuse_private: RefusePrivate = "never",
 ) -> Page:
-    """Fetch one http(s) URL or read one local file (absolute path or file:// URI). Raises SourceError."""
-    page = _fetch(url, config, client, via=via, clock=clock)
+    """Fetch one http(s) URL or read one local file (absolute path or file:// URI). Raises SourceError.
+
+    `refuse_private` says which hops may not reach a loopback, private or link-local address.
+    """
+    page = _fetch(url, config, client, via=via, clock=clock, refuse_private=refuse_private)
     if not 200 <= page.status < 300:
         raise SourceError(url, f"HTTP {page.status}")
     if page.content_type not in HTML_TYPES and page.content_type not in FEED_TYPES:
@@ -189,7 +211,15 @@ def fetch_page(
     return page
 
 
-def _fetch(url: str, config: GatherConfig, client: httpx.Client | None, *, via: str | None, clock: Clock) -> Page:
+def _fetch(
+    url: str,
+    config: GatherConfig,
+    client: httpx.Client | None,
+    *,
+    via: str | None,
+    clock: Clock,
+    refuse_private: RefusePrivate = "never",
+) -> Page:
     """Like fetch_page, but an HTTP error status comes back as a Page (with an empty body)."""
     try:
         scheme = urlsplit(url).scheme.lower()
@@ -197,9 +227,9 @@ def _fetch(url: str, config: GatherConfig, client: httpx.Client | None, *, via: 
         raise SourceError(url, f"invalid URL: {exc}") from exc
     if scheme in ("http", "https"):
         if client is not None:
-            return _fetch_http(url, config, client, via, clock)
+            return _fetch_http(url, config, client, via, clock, refuse_private)
         with _client(config) as own_client:
-            return _fetch_http(url, config, own_client, via, clock)
+            return _fetch_http(url, config, own_client, via, clock, refuse_private)
     if scheme == "file" or (not scheme and Path(url).is_absolute()):
         return _read_file(url, config, via, clock)
     if scheme:
@@ -222,13 +252,17 @@ def _timeout(config: GatherConfig) -> httpx.Timeout:
     )
 
 
-def _fetch_http(url: str, config: GatherConfig, client: httpx.Client, via: str | None, clock: Clock) -> Page:
+def _fetch_http(
+    url: str, config: GatherConfig, client: httpx.Client, via: str | None, clock: Clock, refuse_private: RefusePrivate
+) -> Page:
     started = time.monotonic()
     deadline = started + _total_budget(config)
     visited = {url}
     try:
         request = client.build_request("GET", url, headers={"User-Agent": config.user_agent}, timeout=_timeout(config))
-        for _ in range(config.max_redirects + 1):
+        for hop in range(config.max_redirects + 1):
+            if refuse_private == "always" or (refuse_private == "redirects" and hop > 0):
+                _refuse_private_address(url, str(request.url))
             response = client.send(request, stream=True, follow_redirects=False)
             try:
                 if response.next_request is not None:
@@ -463,6 +497,8 @@ def _fetch_all(
     clock: Clock,
     report: Progress,
     via_of: dict[str, str] | None = None,
+    *,
+    refuse: dict[str, RefusePrivate],
 ) -> dict[str, Page | SourceError]:
     """Fetch URLs concurrently; each maps to its Page or its SourceError (already logged)."""
     via_of = via_of or {}
@@ -472,7 +508,10 @@ def _fetch_all(
         return results
     with ThreadPoolExecutor(max_workers=max(1, min(config.concurrency, len(unique)))) as pool:
         futures = {
-            url: pool.submit(fetch_page, url, config, client, via=via_of.get(url), clock=clock) for url in unique
+            url: pool.submit(
+                fetch_page, url, config, client, via=via_of.get(url), clock=clock, refuse_private=refuse[url]
+            )
+            for url in unique
         }
         for url, future in futures.items():
             try:
@@ -494,14 +533,20 @@ class _Checked:
 
 
 def _check_all(
-    urls: Sequence[str], config: GatherConfig, client: httpx.Client, clock: Clock, via_of: dict[str, str]
+    urls: Sequence[str],
+    config: GatherConfig,
+    client: httpx.Client,
+    clock: Clock,
+    via_of: dict[str, str],
+    refuse: dict[str, RefusePrivate],
 ) -> dict[str, tuple[_Checked, list[str]]]:
     """Fetch URLs concurrently for `sources check`; each maps to its report and the links it leads to."""
 
     def fetch(url: str) -> tuple[Page | SourceError, float]:
         started = time.monotonic()
         try:
-            return _fetch(url, config, client, via=via_of.get(url), clock=clock), time.monotonic() - started
+            page = _fetch(url, config, client, via=via_of.get(url), clock=clock, refuse_private=refuse[url])
+            return page, time.monotonic() - started
         except SourceError as exc:
             return exc, time.monotonic() - started
 
@@ -533,3 +578,33 @@ def _check(
 
 def _warn(error: SourceError) -> None:
     logger.warning("%s: %s", error.url, error.reason)
+
+
+def _may_reach_private(source_url: str, config: GatherConfig) -> bool:
+    """Whether what a configured source leads to may reach local networks: the operator chose one."""
+    return config.allow_private_links or non_public_address(source_url) is not None
+
+
+def non_public_address(url: str) -> str | None:
+    """The first loopback, private, link-local or reserved address the URL's host is or resolves to."""
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    try:
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError):
+        return None  # unresolvable: the fetch itself fails with its own reason
+    for address in sorted(addresses):
+        if not ipaddress.ip_address(address.split("%", 1)[0]).is_global:
+            return address
+    return None
+
+
+def _refuse_private_address(url: str, target: str) -> None:
+    address = non_public_address(target)
+    if address is not None:
+        raise SourceError(
+            url,
+            f"refused: {urlsplit(target).hostname} is a local or private address ({address}); a page may not "
+            "lead there (set [gather] allow_private_links = true to allow it)",
+        )

@@ -14,7 +14,7 @@ import pytest
 from digest.config import GatherConfig
 from digest.errors import NoSourcesError, SourceError
 from digest.extract import extract_article
-from digest.gather import SourceCheck, check_sources, fetch_page, gather
+from digest.gather import SourceCheck, check_sources, fetch_page, gather, non_public_address
 from digest.models import Source
 
 if TYPE_CHECKING:
@@ -364,3 +364,65 @@ def test_sources_check_counts_feed_entries_and_reports_unreachable_hosts(http_si
         (http_site.url("/gather/articles/second.html"), "ok", 0, None),
         (dead, "error", 0, "connection refused"),
     ]
+
+
+def saved_page_linking_to(tmp_path: Path, link: str) -> Path:
+    page = tmp_path / "saved.html"
+    paragraphs = "".join(f"<p>Paragraph {i} of a saved article about the harbour works and the ferry timetable.</p>" for i in range(6))
+    page.write_text(
+        f"<!doctype html><html><head><title>Saved</title></head><body><article><h1>Saved</h1>{paragraphs}</article>"
+        f'<h2>Related</h2><ul><li><a href="{link}">Inside</a></li></ul></body></html>',
+        encoding="utf-8",
+    )
+    return page
+
+
+def test_a_page_cannot_lead_gather_to_a_local_network(tmp_path: Path, http_site: HTTPSite) -> None:
+    # A saved page (not itself on a local network) links to a loopback address, as a hostile page
+    # would link to a cloud metadata service: the link is refused and never requested.
+    inside = http_site.url("/gather/related/one.html")
+    page = saved_page_linking_to(tmp_path, inside)
+
+    gathered = gather([Source(str(page))], CONFIG, clock=clock)
+
+    assert [p.url for p in gathered.pages] == [page.as_uri()]
+    (failure,) = gathered.failures
+    assert failure.url == inside and failure.via == page.as_uri()
+    assert failure.reason.startswith("refused: 127.0.0.1 is a local or private address (127.0.0.1)")
+    assert http_site.requests_to("/gather/related/one.html") == []
+
+
+def test_allow_private_links_lets_pages_lead_to_local_networks(tmp_path: Path, http_site: HTTPSite) -> None:
+    inside = http_site.url("/gather/related/one.html")
+    page = saved_page_linking_to(tmp_path, inside)
+
+    gathered = gather([Source(str(page))], replace(CONFIG, allow_private_links=True), clock=clock)
+
+    assert [p.url for p in gathered.pages] == [page.as_uri(), inside]
+
+
+def test_a_redirect_to_a_local_network_is_refused_when_redirects_are_untrusted(http_site: HTTPSite) -> None:
+    http_site.redirect("/hop", "/gather/article.html")
+    with pytest.raises(SourceError, match=r"refused: 127\.0\.0\.1 is a local or private address"):
+        fetch_page(http_site.url("/hop"), CONFIG, refuse_private="redirects")
+    assert http_site.requests_to("/gather/article.html") == []
+    assert fetch_page(http_site.url("/hop"), CONFIG).url == http_site.url("/gather/article.html")
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
+        ("http://10.0.0.7/", "10.0.0.7"),
+        ("http://192.168.1.1:8080/admin", "192.168.1.1"),
+        ("http://[::1]/", "::1"),
+        ("http://localhost/", None),  # resolved below: whatever it maps to is loopback
+        ("http://93.184.215.14/", None),
+        ("file:///etc/passwd", None),
+    ],
+)
+def test_non_public_addresses_are_recognised(url: str, address: str | None) -> None:
+    if url == "http://localhost/":
+        assert non_public_address(url) in ("127.0.0.1", "::1")
+    else:
+        assert non_public_address(url) == address
