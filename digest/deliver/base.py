@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Literal, Protocol
 
 from digest.errors import DeliveryError
@@ -11,6 +13,8 @@ from digest.models import Edition
 
 # "not_sent": the transport never tried this recipient (the connection went away mid-batch);
 # it stays pending and the next send takes it.
+log = logging.getLogger(__name__)
+
 OutcomeStatus = Literal["sent", "failed", "unknown", "not_sent"]
 
 
@@ -58,3 +62,41 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class BatchStopped(Exception):
+    """Raised by a transport's per-message step: the batch cannot go on (no connection, full disk,
+    sender refused). Recipients before it keep their outcomes; the rest stay pending."""
+
+    def __init__(self, error: DeliveryError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def send_one_by_one(
+    recipients: Sequence[Recipient],
+    build: Callable[[Recipient], EmailMessage],
+    deliver: Callable[[Recipient, EmailMessage], Outcome],
+    transport: str,
+) -> tuple[Outcome, ...]:
+    """Build and deliver one message per recipient (the outbox and SMTP way).
+
+    A message that cannot be built fails that recipient alone. BatchStopped on the first recipient
+    raises its error (nothing went out); later, the rest of the batch comes back "not_sent".
+    """
+    outcomes: list[Outcome] = []
+    for position, recipient in enumerate(recipients):
+        try:
+            message = build(recipient)
+        except DeliveryError as exc:
+            outcomes.append(Outcome(recipient.email, "failed", reason=str(exc)))
+            continue
+        try:
+            outcomes.append(deliver(recipient, message))
+        except BatchStopped as stop:
+            if not outcomes:
+                raise stop.error from stop.__cause__
+            log.error("%s: %s; the rest of the batch stays pending", transport, stop.error)
+            outcomes.extend(Outcome(r.email, "not_sent", reason=str(stop.error)) for r in recipients[position:])
+            break
+    return tuple(outcomes)

@@ -11,13 +11,14 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 from digest.atomic import write_atomic
 from digest.config import Config
-from digest.deliver.base import NotSentError, Outcome, Recipient
+from digest.deliver.base import BatchStopped, NotSentError, Outcome, Recipient, send_one_by_one
 from digest.deliver.message import build_message, message_bytes
-from digest.errors import DeliveryError, StateError
+from digest.errors import StateError
 from digest.models import Edition
 
 log = logging.getLogger(__name__)
@@ -56,24 +57,19 @@ class OutboxTransport:
 
     def send_batch(self, edition: Edition, recipients: Sequence[Recipient], *, test: bool = False) -> tuple[Outcome, ...]:
         """Write one file per recipient. Raises NotSentError when the first file cannot be written."""
-        outcomes: list[Outcome] = []
-        for position, recipient in enumerate(recipients):
-            try:
-                message = build_message(edition, recipient, self._config, now=self._clock(), test=test)
-            except DeliveryError as exc:
-                outcomes.append(Outcome(recipient.email, "failed", reason=str(exc)))
-                continue
+
+        def build(recipient: Recipient) -> EmailMessage:
+            return build_message(edition, recipient, self._config, now=self._clock(), test=test)
+
+        def write(recipient: Recipient, message: EmailMessage) -> Outcome:
             path = outbox_path(self._folder, edition.id, recipient.email, test=test)
             try:
                 write_atomic(path, message_bytes(message))
             except StateError as exc:
-                if not outcomes:
-                    raise NotSentError(f"outbox: {exc}") from exc
-                log.error("outbox: %s; the rest of the batch stays pending", exc)
-                outcomes.extend(Outcome(r.email, "not_sent", reason=str(exc)) for r in recipients[position:])
-                break
-            outcomes.append(Outcome(recipient.email, "sent", provider_id=str(message["Message-ID"])))
-        return tuple(outcomes)
+                raise BatchStopped(NotSentError(f"outbox: {exc}")) from exc
+            return Outcome(recipient.email, "sent", provider_id=str(message["Message-ID"]))
+
+        return send_one_by_one(recipients, build, write, "outbox")
 
     def close(self) -> None:
         """Nothing to release."""

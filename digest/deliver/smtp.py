@@ -20,9 +20,10 @@ import smtplib
 import ssl
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 from digest.config import Config
-from digest.deliver.base import NotSentError, Outcome, Recipient
+from digest.deliver.base import BatchStopped, NotSentError, Outcome, Recipient, send_one_by_one
 from digest.deliver.message import build_message, message_bytes
 from digest.errors import ConfigError, DeliveryError, ProviderRejectedError
 from digest.models import Edition
@@ -43,14 +44,6 @@ def is_loopback(host: str) -> bool:
 
 class _Dropped(Exception):
     """The connection went away (or the server closed it with 421) before DATA went out."""
-
-
-class _Stop(Exception):
-    """The batch cannot go on (no connection, sender refused); the rest stay pending."""
-
-    def __init__(self, error: DeliveryError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 class SmtpTransport:
@@ -94,25 +87,15 @@ class SmtpTransport:
         Raises NotSentError when the server cannot be reached at the start of the batch,
         ProviderRejectedError when it refuses the sender, DeliveryError when login fails.
         """
-        outcomes: list[Outcome] = []
         sender = self._config.newsletter.from_email
-        for position, recipient in enumerate(recipients):
-            try:
-                message = build_message(edition, recipient, self._config, now=self._clock(), test=test)
-            except DeliveryError as exc:
-                outcomes.append(Outcome(recipient.email, "failed", reason=str(exc)))
-                continue
-            data = message_bytes(message)
-            message_id = str(message["Message-ID"])
-            try:
-                outcomes.append(self._deliver(sender, recipient.email, data, message_id))
-            except _Stop as stop:
-                if not outcomes:
-                    raise stop.error from stop.__cause__
-                log.error("smtp: %s; the rest of the batch stays pending", stop.error)
-                outcomes.extend(Outcome(r.email, "not_sent", reason=str(stop.error)) for r in recipients[position:])
-                break
-        return tuple(outcomes)
+
+        def build(recipient: Recipient) -> EmailMessage:
+            return build_message(edition, recipient, self._config, now=self._clock(), test=test)
+
+        def deliver(recipient: Recipient, message: EmailMessage) -> Outcome:
+            return self._deliver(sender, recipient.email, message_bytes(message), str(message["Message-ID"]))
+
+        return send_one_by_one(recipients, build, deliver, "smtp")
 
     def close(self) -> None:
         if self._connection is not None:
@@ -130,7 +113,7 @@ class SmtpTransport:
             except _Dropped as exc:
                 self._forget_connection()
                 if attempt == 2:
-                    raise _Stop(NotSentError(f"smtp: {self._where} dropped the connection twice ({exc})")) from exc
+                    raise BatchStopped(NotSentError(f"smtp: {self._where} dropped the connection twice ({exc})")) from exc
                 log.warning("smtp: %s dropped the connection (%s); reconnecting", self._where, exc)
         raise AssertionError("unreachable")
 
@@ -142,7 +125,7 @@ class SmtpTransport:
             if code != 250:
                 self._reset(connection)
                 if code >= 500:
-                    raise _Stop(ProviderRejectedError(f"smtp: {self._where} refused the sender {sender}: {_text(code, reply)}"))
+                    raise BatchStopped(ProviderRejectedError(f"smtp: {self._where} refused the sender {sender}: {_text(code, reply)}"))
                 return Outcome(address, "failed", reason=f"MAIL FROM: {_text(code, reply)}")
             code, reply = connection.rcpt(address)
             if code == CLOSING:
@@ -189,7 +172,7 @@ class SmtpTransport:
                 connection.login(secrets.smtp_username, secrets.smtp_password or "")
         except smtplib.SMTPAuthenticationError as exc:
             _close_quietly(connection)
-            raise _Stop(
+            raise BatchStopped(
                 DeliveryError(
                     f"smtp: {self._where} refused the login of SMTP_USERNAME={self._config.secrets.smtp_username!r}: "
                     f"{_text(exc.smtp_code, exc.smtp_error)}; check SMTP_USERNAME and SMTP_PASSWORD"
@@ -197,10 +180,10 @@ class SmtpTransport:
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
             _close_quietly(connection)
-            raise _Stop(DeliveryError(f"smtp: {self._where} does not offer {exc}; check [delivery] smtp_security")) from exc
+            raise BatchStopped(DeliveryError(f"smtp: {self._where} does not offer {exc}; check [delivery] smtp_security")) from exc
         except (smtplib.SMTPException, OSError) as exc:
             _close_quietly(connection)
-            raise _Stop(NotSentError(f"smtp: cannot connect to {self._where}: {exc or type(exc).__name__}")) from exc
+            raise BatchStopped(NotSentError(f"smtp: cannot connect to {self._where}: {exc or type(exc).__name__}")) from exc
         log.debug("smtp: connected to %s", self._where)
         self._connection = connection
         return connection
