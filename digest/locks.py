@@ -25,7 +25,7 @@ def hold_lock(path: Path, busy: str, *, wait_seconds: float = 0) -> Iterator[Non
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StateError(f"{path.parent}: cannot create state dir: {exc.strerror}") from exc
+        raise StateError(f"{path.parent}: cannot create the folder for {path.name}: {exc.strerror}") from exc
     lock = FileLock(path, is_singleton=True)
     pid_file = path.with_name(path.name + ".pid")
     try:

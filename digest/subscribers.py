@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from email_validator import EmailNotValidError, validate_email
-from filelock import FileLock, Timeout
 
 from digest.atomic import Replacement, replacing
 from digest.errors import InvalidEmailError, SubscribersError
+from digest.locks import hold_lock
 from digest.models import SUBSCRIBER_STATUSES, Subscriber, SubscriberStatus
 
 if TYPE_CHECKING:
@@ -149,33 +149,15 @@ class _Draft:
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold `<file>.lock`, the lock every writer of the list takes. Raises SubscribersError when busy."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SubscribersError(f"{path.parent}: cannot create the folder of the subscriber list: {exc.strerror}") from exc
-    lock = FileLock(path.with_name(path.name + ".lock"))
-    try:
-        lock.acquire(timeout=LOCK_WAIT_SECONDS)
-    except Timeout:
-        raise SubscribersError(
-            f"{path}: another command has been writing the list for {LOCK_WAIT_SECONDS:.0f} s; try again"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-@contextmanager
 def rewriting(path: Path) -> Iterator[_Draft]:
     """Under the list's lock, write a new list row by row; it replaces the old one at the end, atomically.
 
     Read the old list (iter_subscribers) inside the block. If the block raises or discards the
     draft, the old list stays. Raises SubscribersError when the file cannot be written.
     """
-    with locked(path):
+    lock = path.with_name(path.name + ".lock")
+    busy = f"{path}: another command has been writing the list for {LOCK_WAIT_SECONDS:.0f} s; try again"
+    with hold_lock(lock, busy, wait_seconds=LOCK_WAIT_SECONDS):
         _remove_stale_drafts(path)
         try:
             with replacing(path, newline="") as new:
