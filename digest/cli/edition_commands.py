@@ -33,23 +33,28 @@ def progress_printer() -> Callable[[str], None] | None:
     return lambda line: click.echo(click.style(f"  {line}", dim=True), err=True)
 
 
-def load_or_build_edition(app: AppContext, *, edition_id: str | None = None, rebuild: bool = False) -> Edition:
-    """Today's stored edition (or `edition_id`), built and stored first when there is none."""
+def load_or_build_edition(
+    app: AppContext, ledger: Ledger, *, edition_id: str | None = None, rebuild: bool = False
+) -> tuple[Edition, bool]:
+    """Today's stored edition (or `edition_id`), built and stored first when there is none.
+
+    Returns (edition, built now); says where a newly built edition is stored.
+    """
     config = app.config
-    with Ledger.open(config.state.dir) as ledger:
-        edition, built = get_edition(
-            config,
-            EditionStore(config.state.dir),
-            app.now(),
-            edition_id=edition_id,
-            rebuild=rebuild,
-            must_exist=edition_id is not None and not rebuild,
-            is_frozen=ledger.has_sent,
-            on_progress=progress_printer(),
-        )
-    folder = EditionStore(config.state.dir).folder(edition.id)
-    click.echo(f"{'built' if built else 'using stored'} edition {edition.id} ({folder})", err=True)
-    return edition
+    store = EditionStore(config.state.dir)
+    edition, built = get_edition(
+        config,
+        store,
+        app.now(),
+        edition_id=edition_id,
+        rebuild=rebuild,
+        must_exist=edition_id is not None and not rebuild,
+        is_frozen=ledger.has_sent,
+        on_progress=progress_printer(),
+    )
+    if built:
+        click.echo(f"built edition {edition.id} ({store.folder(edition.id)})", err=True)
+    return edition, built
 
 
 def preview_document(edition: Edition, config: Config, fmt: str, now_ts: float) -> bytes:
@@ -88,7 +93,10 @@ def preview(app: AppContext, fmt: str, out: Path | None, rebuild: bool, edition_
 
     The stored edition is what `digest send` will send. Prints the path it wrote.
     """
-    edition = load_or_build_edition(app, edition_id=edition_id, rebuild=rebuild)
+    with Ledger.open(app.config.state.dir) as ledger:
+        edition, built = load_or_build_edition(app, ledger, edition_id=edition_id, rebuild=rebuild)
+    if not built:
+        click.echo(f"using stored edition {edition.id} ({EditionStore(app.config.state.dir).folder(edition.id)})", err=True)
     document = preview_document(edition, app.config, fmt, app.now().timestamp())
     if out is not None and str(out) == "-":
         sys.stdout.buffer.write(document)

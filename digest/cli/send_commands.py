@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from digest.cli import AppContext, cli, pass_app, stop_on_signals
+from digest.cli.edition_commands import load_or_build_edition
 from digest.config import Config
 from digest.deliver import (
     BatchReport,
@@ -27,7 +28,6 @@ from digest.deliver import (
 from digest.deliver.base import Recipient, Transport
 from digest.deliver.message import build_message, check_sendable, message_bytes, sending_problems
 from digest.deliver.outbox import outbox_path
-from digest.editions import EditionStore, get_edition
 from digest.errors import DeliveryError, DigestError
 from digest.ledger import Ledger, ledger_path
 from digest.models import Edition, Subscriber
@@ -70,16 +70,7 @@ def send_command(app: AppContext, dry_run: bool, to: str | None, yes: bool, edit
     config = app.config
     now = app.now()
     with Ledger.open(config.state.dir) as ledger:
-        edition, built = get_edition(
-            config,
-            EditionStore(config.state.dir),
-            now,
-            edition_id=edition_id,
-            must_exist=bool(edition_id),
-            is_frozen=ledger.has_sent,
-        )
-        if built:
-            click.echo(f"built edition {edition.id} ({EditionStore(config.state.dir).folder(edition.id)})", err=True)
+        edition, _ = load_or_build_edition(app, ledger, edition_id=edition_id)
         subscribers = read_subscribers(config.subscribers.file)
         if to is not None:
             _send_test_copy(app, ledger, edition, to, subscribers, dry_run=dry_run)
