@@ -20,9 +20,10 @@ from waitress import create_server
 from waitress.server import BaseWSGIServer, MultiSocketServer
 
 from digest.config import Config
+from digest.deliver.base import Recipient
+from digest.deliver.message import personalise
 from digest.editions import EditionStore
 from digest.errors import ConfigError, EditionError, SubscribersError
-from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER
 from digest.subscribers import change_subscriber, with_status
 from digest.tokens import InvalidTokenError, read_token
 
@@ -164,8 +165,8 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> Fla
             email = store.load(edition_id).email
         except EditionError:
             return page("Not found", "<p>There is no stored edition {{ id }}.</p>", 404, id=edition_id)
-        html = email.html.replace(NAME_PLACEHOLDER, "reader").replace(UNSUBSCRIBE_URL_PLACEHOLDER, "#")
-        return Response(html, mimetype="text/html")
+        html_part, _ = personalise(email, Recipient("", "", "#"))
+        return Response(html_part, mimetype="text/html")
 
     return app
 

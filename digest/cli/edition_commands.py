@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import functools
-import html
 import http.server
 import json
 import sys
 import webbrowser
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import click
 
+from digest.atomic import write_atomic
 from digest.cli import AppContext, cli, pass_app
 from digest.config import Config
+from digest.deliver.base import Recipient
+from digest.deliver.message import build_message, personalise
 from digest.editions import EditionStore, get_edition
 from digest.errors import NoSourcesError
 from digest.extract import extract_article
 from digest.gather import check_sources, fetch_page
 from digest.ledger import Ledger
-from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition
+from digest.models import Edition
+from digest.tokens import unsubscribe_url
 
 PREVIEW_ADDRESS = "preview@example.org"
 FORMATS = ("html", "text", "json", "eml")
@@ -57,26 +61,16 @@ def load_or_build_edition(
     return edition, built
 
 
-def preview_document(edition: Edition, config: Config, fmt: str, now_ts: float) -> bytes:
+def preview_document(edition: Edition, config: Config, fmt: str, now: datetime) -> bytes:
     """The edition as a reader would see it, addressed to the preview address."""
     if fmt == "json":
         return (json.dumps(edition.digest.to_json(), indent=2, ensure_ascii=False) + "\n").encode()
     if fmt == "eml":
-        from digest.deliver.base import Recipient
-        from digest.deliver.message import build_message
-        from digest.tokens import unsubscribe_url
-
         url = unsubscribe_url(config.newsletter.base_url, PREVIEW_ADDRESS, config.secrets.digest_secret)
-        from datetime import UTC, datetime
-
-        message = build_message(edition, Recipient(PREVIEW_ADDRESS, "Preview", url), config, now=datetime.fromtimestamp(now_ts, UTC))
-        return bytes(message)
+        return bytes(build_message(edition, Recipient(PREVIEW_ADDRESS, "Preview", url), config, now=now))
     url = f"{config.newsletter.base_url.rstrip('/')}/unsubscribe/preview"
-    if fmt == "html":
-        body = edition.email.html.replace(UNSUBSCRIBE_URL_PLACEHOLDER, html.escape(url)).replace(NAME_PLACEHOLDER, "reader")
-    else:
-        body = edition.email.text.replace(UNSUBSCRIBE_URL_PLACEHOLDER, url).replace(NAME_PLACEHOLDER, "reader")
-    return body.encode("utf-8")
+    html_part, text_part = personalise(edition.email, Recipient(PREVIEW_ADDRESS, "", url))
+    return (html_part if fmt == "html" else text_part).encode("utf-8")
 
 
 @cli.command()
@@ -97,13 +91,12 @@ def preview(app: AppContext, fmt: str, out: Path | None, rebuild: bool, edition_
         edition, built = load_or_build_edition(app, ledger, edition_id=edition_id, rebuild=rebuild)
     if not built:
         click.echo(f"using stored edition {edition.id} ({EditionStore(app.config.state.dir).folder(edition.id)})", err=True)
-    document = preview_document(edition, app.config, fmt, app.now().timestamp())
+    document = preview_document(edition, app.config, fmt, app.now())
     if out is not None and str(out) == "-":
         sys.stdout.buffer.write(document)
         sys.stdout.flush()
         return
     target = (out or Path(f"preview.{fmt}")).resolve()
-    from digest.atomic import write_atomic
 
     write_atomic(target, document)
     click.echo(str(target))
