@@ -97,7 +97,6 @@ def preview(app: AppContext, fmt: str, out: Path | None, rebuild: bool, edition_
         sys.stdout.flush()
         return
     target = (out or Path(f"preview.{fmt}")).resolve()
-
     write_atomic(target, document)
     click.echo(str(target))
     if open_browser:
