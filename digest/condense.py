@@ -51,6 +51,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sentencex import segment
 
@@ -287,6 +288,19 @@ def _title(article: Article) -> str:
     return article.title.strip() or article.url
 
 
+def publisher_name(article: Article) -> str:
+    """The outlet to credit: the page's own site name, else its host without "www."; "" for a local file."""
+    if article.sitename and article.sitename.strip():
+        return " ".join(article.sitename.split())
+    host = urlsplit(article.url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def source_ref(article: Article) -> SourceRef:
+    """How a bullet credits its article: URL, headline and publisher."""
+    return SourceRef(url=article.url, title=_title(article), site=publisher_name(article))
+
+
 def condense(
     articles: Sequence[Article],
     sections: Sequence[SectionConfig],
@@ -306,9 +320,7 @@ def condense(
     built = []
     for index, section in enumerate(sections):
         chosen = _select([c for c in unique if c.section == index], section.max_items)
-        bullets = tuple(
-            Bullet(c.text, SourceRef(url=articles[c.article].url, title=_title(articles[c.article]))) for c in chosen
-        )
+        bullets = tuple(Bullet(c.text, source_ref(articles[c.article])) for c in chosen)
         built.append(Section(title=section.title, bullets=bullets))
     reports = tuple(SourceReport(url=a.url, title=_title(a), status="ok") for a in articles) + tuple(
         SourceReport(url=f.url, title=f.url, status="error", reason=f.reason) for f in failures

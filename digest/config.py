@@ -40,6 +40,7 @@ class SectionConfig:
     title: str
     keywords: tuple[str, ...]
     max_items: int = 4
+    min_score: float = 0.0  # a bullet scoring below this is left out (0: no floor)
 
 
 DEFAULT_SECTIONS = (
@@ -127,6 +128,41 @@ class GatherConfig:
     concurrency: int = 8
     user_agent: str = DEFAULT_USER_AGENT
     allow_private_links: bool = False  # may links and redirects found on pages reach local networks
+    allow_hosts: tuple[str, ...] = ()  # hosts that links found on pages may reach even on a local network
+    page_timeout: float = 20.0  # wall-clock seconds for one page, whatever the server does
+    total_timeout: float = 35.0  # wall-clock seconds for the whole gather
+    feed_max_age_days: int = 3  # feed entries older than this are skipped
+
+
+@dataclass(frozen=True, slots=True)
+class NoveltyConfig:
+    window_days: int = 7  # a statement sent in an edition of the last N days is not sent again
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    accent_color: str = "#b4232a"
+    masthead_color: str = "#16243d"
+    logo_url: str | None = None
+    logo_width: int | None = None
+    logo_height: int | None = None
+    logo_alt: str | None = None
+    template_dir: Path | None = None  # email.mjml.j2 / email.txt.j2 here override the bundled ones
+
+
+@dataclass(frozen=True, slots=True)
+class SignupConfig:
+    enabled: bool = True
+    confirm_subject: str = "Confirm your subscription to {name}"
+    consent_text: str = ""  # empty: a sentence naming the newsletter and how often it comes
+    welcome_text: str = ""  # empty: a default welcome
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    trust_proxy: bool = False  # trust X-Forwarded-* from one reverse-proxy hop
+    max_request_bytes: int = 16_384
+    rate_limit_per_minute: int = 10  # POSTs per client address per minute, then 429
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +197,10 @@ class Config:
     subscribers: SubscribersConfig = SubscribersConfig()
     state: StateConfig = StateConfig()
     gather: GatherConfig = GatherConfig()
+    novelty: NoveltyConfig = NoveltyConfig()
+    email: EmailConfig = EmailConfig()
+    signup: SignupConfig = SignupConfig()
+    serve: ServeConfig = ServeConfig()
     secrets: Secrets = Secrets()
 
     @property
@@ -170,7 +210,10 @@ class Config:
 
 TRANSPORTS = ("outbox", "sendgrid", "smtp")
 SMTP_SECURITY = ("starttls", "tls", "none")
-_TABLES = ("newsletter", "schedule", "sources", "sections", "delivery", "subscribers", "state", "gather")
+_TABLES = (
+    "newsletter", "schedule", "sources", "sections", "delivery", "subscribers", "state", "gather",
+    "novelty", "email", "signup", "serve",
+)
 
 
 def find_config(explicit: Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
@@ -290,6 +333,12 @@ def parse_config(
     state = _replace(state, dir=_resolve(state.dir, state_dir))
     _check_min(state.keep_days, 1, "state", "keep_days", where)
     gather = _table(GatherConfig, data.get("gather", {}), "gather", where)
+    novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
+    email = _table(EmailConfig, data.get("email", {}), "email", where)
+    if email.template_dir is not None:
+        email = _replace(email, template_dir=_resolve(email.template_dir, sources_dir))
+    signup = _table(SignupConfig, data.get("signup", {}), "signup", where)
+    serve = _table(ServeConfig, data.get("serve", {}), "serve", where)
 
     return Config(
         path=None if bundled else path,
@@ -301,6 +350,10 @@ def parse_config(
         subscribers=subscribers,
         state=state,
         gather=gather,
+        novelty=novelty,
+        email=email,
+        signup=signup,
+        serve=serve,
         secrets=Secrets.from_env(env),
     )
 

@@ -90,6 +90,14 @@ class SourceRef:
 
     url: str
     title: str
+    site: str = ""  # the publisher's name (og:site_name, JSON-LD publisher, or the host without www.)
+
+    def to_json(self) -> dict[str, str]:
+        return {"url": self.url, "title": self.title} | ({"site": self.site} if self.site else {})
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SourceRef:
+        return cls(data["url"], data["title"], data.get("site", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +106,7 @@ class Bullet:
 
     text: str
     source: SourceRef
-
+    also: tuple[SourceRef, ...] = ()  # other sources reporting the same statement
 
 @dataclass(frozen=True, slots=True)
 class Section:
@@ -136,7 +144,7 @@ class Digest:
                 {
                     "title": section.title,
                     "items": [
-                        {"text": b.text, "source": {"url": b.source.url, "title": b.source.title}}
+                        {"text": b.text, "source": b.source.to_json(), "also": [ref.to_json() for ref in b.also]}
                         for b in section.bullets
                     ],
                 }
@@ -159,7 +167,11 @@ class Digest:
                 Section(
                     title=s["title"],
                     bullets=tuple(
-                        Bullet(i["text"], SourceRef(i["source"]["url"], i["source"]["title"]))
+                        Bullet(
+                            i["text"],
+                            SourceRef.from_json(i["source"]),
+                            tuple(SourceRef.from_json(ref) for ref in i.get("also", ())),
+                        )
                         for i in s["items"]
                     ),
                 )

@@ -145,7 +145,7 @@ def _neutralised(digest: Digest) -> Digest:
             Section(
                 title=clean(section.title),
                 bullets=tuple(
-                    Bullet(clean(b.text), SourceRef(clean(b.source.url), clean(b.source.title)))
+                    Bullet(clean(b.text), _neutralised_ref(b.source), tuple(_neutralised_ref(ref) for ref in b.also))
                     for b in section.bullets
                 ),
             )
@@ -156,6 +156,11 @@ def _neutralised(digest: Digest) -> Digest:
             for s in digest.sources
         ),
     )
+
+
+def _neutralised_ref(ref: SourceRef) -> SourceRef:
+    clean = neutralise_placeholders
+    return SourceRef(clean(ref.url), clean(ref.title), clean(ref.site))
 
 
 def _preheader(digest: Digest, newsletter: NewsletterConfig) -> str:

@@ -69,6 +69,8 @@ def test_every_config_key_is_in_the_readme() -> None:
         "sources": config_module._SourceTable, "sections": config_module.SectionConfig,
         "delivery": config_module.DeliveryConfig, "subscribers": config_module.SubscribersConfig,
         "state": config_module.StateConfig, "gather": config_module.GatherConfig,
+        "novelty": config_module.NoveltyConfig, "email": config_module.EmailConfig,
+        "signup": config_module.SignupConfig, "serve": config_module.ServeConfig,
     }
     for table, cls in tables.items():
         assert f"[{table}]" in README or f"[[{table}]]" in README
