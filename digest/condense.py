@@ -224,6 +224,16 @@ def _near_duplicates(a: frozenset[str], b: frozenset[str]) -> bool:
     return shared / len(a | b) >= DUPLICATE_JACCARD or shared / min(len(a), len(b)) >= DUPLICATE_CONTAINMENT
 
 
+def _figures(sentence: str) -> frozenset[str]:
+    """The numbers a sentence states, without the punctuation that may follow them ("2027," is 2027)."""
+    return frozenset(number.rstrip(".,") for number in _NUMBER.findall(sentence))
+
+
+def _already_sent(sentence: str, history: Sequence[str]) -> bool:
+    words, figures = _content_words(sentence), _figures(sentence)
+    return any(_near_duplicates(words, _content_words(sent)) and figures == _figures(sent) for sent in history)
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     text: str
@@ -309,9 +319,14 @@ def condense(
     title: str,
     now: datetime,
     failures: Sequence[SourceFailure] = (),
+    history: Sequence[str] = (),
 ) -> Digest:
-    """Build the digest of one edition from its articles. Pure; raises nothing of its own."""
-    candidates = list(_candidates(articles, _matchers(sections)))
+    """Build the digest of one edition from its articles. Pure; raises nothing of its own.
+
+    `history` holds the statements (bullet texts) already sent in recent editions: a sentence
+    saying the same again is left out unless its figures changed, so a section may come out empty.
+    """
+    candidates = [c for c in _candidates(articles, _matchers(sections)) if not _already_sent(c.text, history)]
     unique = _deduplicate(candidates)
     logger.debug(
         "condense: %d articles, %d candidate sentences, %d after de-duplication",

@@ -309,3 +309,13 @@ def test_split_sentences_keeps_the_seed_text_verbatim() -> None:
         "increase UK military spending to 2.5% of gross domestic product by 2027 and strive for 3% by 2035, a policy "
         "move likely to resonate with Trump, critical of European defense expenditure levels."
     ) in sentences
+
+
+def test_a_statement_already_sent_is_left_out_unless_its_figures_changed() -> None:
+    sent = "Defence spending will rise to 2.5% of GDP by 2027, the prime minister said on Tuesday."
+    same_figures = "The prime minister said on Tuesday that defence spending will rise to 2.5% of GDP by 2027."
+    new_figures = "Defence spending will rise to 3% of GDP by 2029, the prime minister said on Tuesday."
+    article = Article(url="https://news.example.org/a", title="Budget", text=f"{same_figures}\n\n{new_figures}")
+    sections = (SectionConfig("Defence spending", ("defence", "spending", "gdp")),)
+    digest = condense([article], sections, edition="2026-11-27", title="T", now=NOW, history=[sent])
+    assert [b.text for b in digest.sections[0].bullets] == [new_figures]
