@@ -1,4 +1,4 @@
-"""Shared test set-up: a clean environment for every test, golden-file updates."""
+"""Shared test set-up: a clean environment for every test, golden files, and a checkout no test writes to."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _ENV_PREFIXES = ("DIGEST_", "SENDGRID_", "SMTP_", "DKIM_")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output")
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output (or UPDATE_GOLDEN=1)")
 
 
 @pytest.fixture(autouse=True)
@@ -31,12 +31,50 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def update_golden(request: pytest.FixtureRequest) -> bool:
-    return bool(request.config.getoption("--update-golden"))
+    """True only when asked: `pytest --update-golden` or `UPDATE_GOLDEN=1 pytest`."""
+    return bool(request.config.getoption("--update-golden")) or os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def check_golden(path: Path, actual: str, update: bool) -> None:
-    """Compare with a golden file, or rewrite it when --update-golden is given."""
-    if update or not path.exists():
+    """Compare with a golden file. A missing golden fails; only `update` (an explicit request) writes it."""
+    if update:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(actual, encoding="utf-8")
-    assert actual == path.read_text(encoding="utf-8"), f"output differs from {path}; rerun with --update-golden to review"
+        return
+    if not path.exists():
+        pytest.fail(f"golden file {path} is missing: create it with UPDATE_GOLDEN=1 and review the diff before committing")
+    expected = path.read_text(encoding="utf-8")
+    assert actual == expected, f"output differs from {path}; if the change is intended, rerun with UPDATE_GOLDEN=1 and review the diff"
+
+
+# Folders the tooling itself writes (caches, the venv, mutmut's copy); everything else in the
+# checkout must be the same after the suite as before it.
+_NOT_THE_CHECKOUT = {".git", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__", "mutants", ".bench"}
+
+
+def checkout_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `root` but tool caches, with its size and modification time."""
+    snapshot: dict[str, tuple[int, int]] = {}
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = [name for name in subfolders if name not in _NOT_THE_CHECKOUT]
+        for name in files:
+            path = Path(folder) / name
+            try:
+                stat = path.lstat()
+            except FileNotFoundError:
+                continue
+            snapshot[str(path.relative_to(root))] = (stat.st_size, stat.st_mtime_ns)
+    return snapshot
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_untouched() -> Iterator[None]:
+    """Tests write only under tmp_path: fail the run when a file in the checkout appeared, changed or went."""
+    if "MUTANT_UNDER_TEST" in os.environ:  # `make mutation` runs in its own copy, which mutmut writes to meanwhile
+        yield
+        return
+    before = checkout_snapshot(REPO)
+    yield
+    after = checkout_snapshot(REPO)
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    assert not changed, f"tests wrote into the checkout {REPO}: {changed[:20]}"
