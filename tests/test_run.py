@@ -12,7 +12,7 @@ import pytest
 
 from digest.config import load_config
 from digest.ledger import Ledger
-from tests.support.cli import SAMPLE_PAGE, SECRET, invoke, start_digest, write_config, write_subscribers
+from tests.support.cli import SAMPLE_PAGE, SECRET, StderrLines, invoke, start_digest, write_config, write_subscribers
 from tests.support.suppressions_server import SendGridWithSuppressions
 
 DAY_1 = "2026-11-26T08:00:00+00:00"
@@ -138,7 +138,10 @@ def sendgrid() -> Iterator[SendGridWithSuppressions]:
         yield server
 
 
-def test_sigterm_during_a_send_finishes_the_batches_in_flight_and_exits_0(tmp_path: Path, sendgrid: SendGridWithSuppressions) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_a_send_finishes_the_batches_in_flight_and_exits_3(
+    tmp_path: Path, sendgrid: SendGridWithSuppressions, stop_signal: signal.Signals
+) -> None:
     config = make_config(
         tmp_path,
         subscribers=7,
@@ -148,6 +151,7 @@ def test_sigterm_during_a_send_finishes_the_batches_in_flight_and_exits_0(tmp_pa
     env = env_at(DAY_1, SENDGRID_API_KEY=sendgrid.api_key)
     release = sendgrid.hold_next(count=2)  # both batches the transport sends at once
     process = start_digest(config, "run", env=env)
+    stderr, stdout = StderrLines(process), StderrLines(process, process.stdout)
     try:
         sendgrid.wait_for_held(2)
         other = start_digest(config, "run", env=env)
@@ -155,18 +159,19 @@ def test_sigterm_during_a_send_finishes_the_batches_in_flight_and_exits_0(tmp_pa
         assert other.returncode == 1
         assert other_err.strip().splitlines()[-1] == f"error: another send is running (pid {process.pid})"
 
-        process.send_signal(signal.SIGTERM)
-        assert process.stderr is not None
-        for line in process.stderr:  # wait until the stop is taken, then let the batches finish
-            if line.startswith("SIGTERM: "):
-                break
+        process.send_signal(stop_signal)
+        stderr.wait_for(f"{stop_signal.name}: ")  # the stop is taken: now let the batches in flight finish
         release.set()
-        out, _ = process.communicate(timeout=30)
+        process.wait(timeout=30)
     finally:
+        release.set()
         if process.poll() is None:
             process.kill()
-            process.communicate()
-    assert process.returncode == 0
+            process.wait(timeout=30)
+        out = stdout.text()
+        stdout.close()
+        stderr.close()
+    assert process.returncode == 3, out
     assert out.startswith("partial: edition 2026-11-26 via sendgrid: sent 4, pending 2, failed 0, unknown 0 of 6; stopped")
 
     # reader7 unsubscribed at SendGrid: synced first, so never mailed. Nobody was mailed twice.
@@ -175,10 +180,15 @@ def test_sigterm_during_a_send_finishes_the_batches_in_flight_and_exits_0(tmp_pa
         counts = ledger.counts("2026-11-26")
     assert counts["sent"] + counts["pending"] + counts["failed"] + counts["unknown"] == counts["subscribers"]
     assert "reader7@example.org,Reader 7,unsubscribed" in (tmp_path / "subscribers.csv").read_text(encoding="utf-8")
+    rest = invoke(config, "send", "--yes", env=env)
+    assert rest.exit_code == 0, rest.output
+    assert sorted(sendgrid.accepted_recipients) == [f"reader{i}@example.org" for i in range(1, 7)]
 
 
 def test_run_help_names_the_exit_codes(tmp_path: Path) -> None:
     result = invoke(make_config(tmp_path), "run", "--help")
     assert result.exit_code == 0
-    assert "3 sent but some recipients were not" in " ".join(result.stdout.split())
+    help_text = " ".join(result.stdout.split())
+    assert "3 sent but some recipients were not" in help_text
+    assert "then exits 3 when recipients are left" in help_text
 

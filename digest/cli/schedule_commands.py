@@ -24,7 +24,7 @@ def run_command(app: AppContext) -> None:
 
     Running it again the same day sends nothing new and says so. Skips the send (exit 0) when the
     content equals the last sent edition's ([schedule] skip_if_unchanged). SIGTERM or Ctrl-C lets
-    the batch in flight finish, then exits 0 (`digest send` sends to the rest).
+    the batch in flight finish, then exits 3 when recipients are left (`digest send` sends to the rest).
     Exit codes: 0 sent or skipped, 1 error (e.g. no source could be fetched, another send is
     running), 3 sent but some recipients were not (`digest status` says which).
     """
@@ -33,8 +33,6 @@ def run_command(app: AppContext) -> None:
     with stop_on_signals(stop, "a running send ends after its current batch, then digest run exits"):
         result = run_once(config, scheduled_for=None, now=app.now(), stop=stop)
     click.echo(f"{result.outcome}: {result.reason}")
-    if stop.is_set():
-        return
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
 
