@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from digest.errors import ConfigError
 from digest.serve import create_app, make_server
 from digest.subscribers import read_subscribers
 from digest.tokens import make_token
-from tests.support.cli import SECRET, invoke, load_test_config, start_digest, store_edition, write_config
+from tests.support.cli import SECRET, StderrLines, invoke, load_test_config, start_digest, store_edition, write_config
 
 SENT_AT = datetime(2026, 11, 26, 7, 0, tzinfo=UTC).timestamp()
 DAY = 24 * 3600
@@ -100,9 +101,23 @@ def test_get_shows_a_form_and_changes_nothing(site: Site) -> None:
     assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in response.text
     assert site.list_bytes() == before
     assert "<script" not in response.text
-    assert "script-src" not in response.headers["content-security-policy"]
     assert response.headers["referrer-policy"] == "no-referrer"
     assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/unsubscribe/{token}", "/", "/healthz", "/editions/2026-11-26", "/unsubscribe/not-a-token"])
+def test_every_page_sends_the_whole_security_policy(site: Site, path: str) -> None:
+    store_edition(site.config)
+    response = httpx.get(site.url + path.format(token=token_for("ann@example.org")))
+    # The whole policy, not only the absence of script-src: nothing loads by default, no script
+    # can run, forms post only here, no framing, no <base> rewriting.
+    assert response.headers["content-security-policy"] == (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
 
 
 def test_submitting_the_form_unsubscribes(site: Site) -> None:
@@ -173,21 +188,22 @@ def test_archive_lists_editions_newest_first_and_shows_one(site: Site) -> None:
     assert httpx.get(f"{site.url}/editions/..%2F..%2Fsubscribers.csv").status_code == 404
 
 
-def test_links_keep_working_for_60_days_and_expire_after_400(tmp_path: Path) -> None:
+def test_links_keep_working_for_400_days_and_not_a_second_longer(tmp_path: Path) -> None:
     config = load_test_config(write_config(tmp_path))
     config.subscribers.file.write_text(LIST, encoding="utf-8")
     token = token_for("ann@example.org")
 
-    late = create_app(config, clock=lambda: SENT_AT + 401 * DAY).test_client()
+    late = create_app(config, clock=lambda: SENT_AT + 400 * DAY + 1).test_client()
+    assert late.get(f"/unsubscribe/{token}").status_code == 400
     assert late.post(f"/unsubscribe/{token}", data=ONE_CLICK).status_code == 400
     assert read_subscribers(config.subscribers.file)[0].status == "active"
 
-    client = create_app(config, clock=lambda: SENT_AT + 60 * DAY).test_client()
-    assert client.get(f"/unsubscribe/{token}").status_code == 200
+    last_day = create_app(config, clock=lambda: SENT_AT + 400 * DAY).test_client()
+    assert last_day.get(f"/unsubscribe/{token}").status_code == 200
     assert read_subscribers(config.subscribers.file)[0].status == "active"
-    assert client.post(f"/unsubscribe/{token}", data=ONE_CLICK).status_code == 200
+    assert last_day.post(f"/unsubscribe/{token}", data=ONE_CLICK).status_code == 200
     ann = read_subscribers(config.subscribers.file)[0]
-    assert (ann.status, ann.unsubscribed_at) == ("unsubscribed", "2027-01-25T07:00:00+00:00")
+    assert (ann.status, ann.unsubscribed_at) == ("unsubscribed", "2027-12-31T07:00:00+00:00")
 
 
 def test_base_url_path_is_served_as_prefix(tmp_path: Path) -> None:
@@ -211,21 +227,26 @@ def test_missing_secret_refuses_to_start(tmp_path: Path) -> None:
     )
 
 
-def test_digest_serve_process_unsubscribes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_digest_serve_process_listens_on_host_unsubscribes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     config_path = write_config(tmp_path)
     (tmp_path / "subscribers.csv").write_text(LIST, encoding="utf-8")
-    server = start_digest(config_path, "serve", "--port", "0")
+    server = start_digest(config_path, "serve", "--host", "127.0.0.2", "--port", "0", stdout=subprocess.DEVNULL)
+    lines = StderrLines(server)
     try:
-        assert server.stderr is not None
-        line = server.stderr.readline()
-        assert line.startswith("serving on http://127.0.0.1:"), line
+        line = lines.wait_for("serving on ")
+        assert line.startswith("serving on http://127.0.0.2:"), line
         url = line.split()[2]
+        port = int(url.rsplit(":", 1)[1])
         assert httpx.get(f"{url}/healthz").text == "ok\n"
+        with pytest.raises(httpx.ConnectError):  # --host: that address only, not every loopback one
+            httpx.get(f"http://127.0.0.1:{port}/healthz")
         token = make_token("ann@example.org", SECRET)
         assert httpx.post(f"{url}/unsubscribe/{token}", data=ONE_CLICK).status_code == 200
         assert read_subscribers(tmp_path / "subscribers.csv")[0].status == "unsubscribed"
     finally:
         server.send_signal(signal.SIGINT)
-        _, stderr = server.communicate(timeout=30)
+        server.wait(timeout=30)
+        stderr = lines.text()
+        lines.close()
     assert server.returncode == 0
     assert stderr.strip().endswith("stopped")
