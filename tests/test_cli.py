@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
+import subprocess
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -17,8 +17,9 @@ from digest.cli import cli
 from digest.config import GatherConfig
 from digest.extract import extract_article
 from digest.gather import fetch_page
-from tests.support.cli import EDITION, NOW, SAMPLE_PAGE, SECRET, invoke, start_digest, write_config
+from tests.support.cli import EDITION, NOW, SAMPLE_PAGE, SECRET, StderrLines, invoke, start_digest, write_config
 from tests.support.http import HTTPSite
+from tests.support.loopback import refused_port
 
 SECTION_TITLES = ["Ukraine peace", "Defence spending", "AI/tech partnership"]
 BOILERPLATE = ["We use cookies", "Most read", "Share on", "Sign up"]
@@ -132,17 +133,12 @@ def test_a_failing_source_is_a_warning_and_listed_as_error(tmp_path: Path, http_
     assert failed == [{"url": http_site.url("/missing.html"), "title": http_site.url("/missing.html"), "status": "error", "reason": "HTTP 404"}]
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_unreachable_only_source_exits_1_and_builds_nothing(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/news"
-    config = tmp_path / "digest.toml"
-    config.write_text(f"[newsletter]\nname = \"B\"\nfrom_email = \"b@example.org\"\n[[sources]]\nurl = \"{url}\"\n", encoding="utf-8")
-    result = run(["--config", str(config), "preview"], tmp_path)
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}/news"
+        config = tmp_path / "digest.toml"
+        config.write_text(f"[newsletter]\nname = \"B\"\nfrom_email = \"b@example.org\"\n[[sources]]\nurl = \"{url}\"\n", encoding="utf-8")
+        result = run(["--config", str(config), "preview"], tmp_path)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1] == f"error: no source could be fetched: {url}: connection refused"
     assert not (tmp_path / ".digest" / "editions").exists()
@@ -219,19 +215,19 @@ def test_sources_check_reports_each_source_and_its_related_links(tmp_path: Path,
 
 def test_preview_serve_serves_the_edition_until_interrupted(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    first = invoke(config, "preview")
+    first = invoke(config, "preview", "--out", str(tmp_path / "first.html"))  # builds the edition, in tmp_path
     assert first.exit_code == 0
-    port = closed_port()
-    process = start_digest(config, "preview", "--serve", "--port", str(port))
+    process = start_digest(config, "preview", "--serve", "--port", "0", stdout=subprocess.DEVNULL)
+    lines = StderrLines(process)
     try:
-        line = ""
-        while "serving" not in line:
-            line = process.stderr.readline()  # type: ignore[union-attr]
-            assert line, "digest preview --serve exited early"
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)
+        line = lines.wait_for("serving preview.html on http://127.0.0.1:")
+        url = line.split(" on ", 1)[1].split()[0]
+        page = httpx.get(url, timeout=10)
         assert page.status_code == 200 and "Ukraine peace" in page.text
     finally:
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=20)
+        process.wait(timeout=20)
+        stderr = lines.text()
+        lines.close()
     assert process.returncode == 0, stderr
     assert "stopped" in stderr

@@ -9,10 +9,11 @@ import pty
 import signal
 import subprocess
 import sys
+import threading
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from digest.ledger import Ledger
 from tests.support.cli import (
     EDITION,
     REPO,
+    StderrLines,
     cli_env,
     invoke,
     load_test_config,
@@ -29,7 +31,8 @@ from tests.support.cli import (
     write_config,
     write_subscribers,
 )
-from tests.support.smtp import SmtpServer, free_port
+from tests.support.loopback import refused_port
+from tests.support.smtp import SmtpServer
 
 TWO = [("alice@example.org", "Alice"), ("bob@example.org", "Bob"), ("carol@example.org", "", "unsubscribed")]
 FIVE = [(f"reader{i}@example.org", f"Reader {i}") for i in range(5)]
@@ -58,14 +61,15 @@ def status_json(config: Path) -> dict[str, Any]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def read_stderr_until(process: subprocess.Popen[str], marker: str) -> str:
-    assert process.stderr is not None
-    seen = ""
-    while marker not in seen:
-        line = process.stderr.readline()
-        assert line, f"process ended before printing {marker!r}: {seen}"
-        seen += line
-    return seen
+def read_exactly(stream: IO[str] | None, count: int, timeout: float = 30) -> str:
+    """`count` characters from a process's pipe, failing after `timeout` s rather than blocking for ever."""
+    assert stream is not None
+    chunks: list[str] = []
+    reader = threading.Thread(target=lambda: chunks.append(stream.read(count)), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert chunks, f"nothing read within {timeout} s"
+    return chunks[0]
 
 
 def test_send_builds_todays_edition_and_a_second_send_has_nothing_to_send(tmp_path: Path) -> None:
@@ -131,11 +135,11 @@ def test_with_no_active_subscriber_there_is_nothing_to_send(tmp_path: Path) -> N
 
 
 def test_a_server_that_cannot_be_reached_is_an_error_and_everyone_stays_pending(tmp_path: Path) -> None:
-    port = free_port()
-    config = write_config(tmp_path, delivery={"transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"})
-    write_subscribers(tmp_path, TWO)
-    store_edition(load_test_config(config))
-    result = invoke(config, "send", "--yes")
+    with refused_port() as port:
+        config = write_config(tmp_path, delivery={"transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"})
+        write_subscribers(tmp_path, TWO)
+        store_edition(load_test_config(config))
+        result = invoke(config, "send", "--yes")
     assert result.exit_code == 1
     assert f"error: smtp: cannot connect to 127.0.0.1:{port} (none)" in result.stderr
     assert status_json(config)["editions"][0]["pending"] == 2
@@ -157,29 +161,39 @@ def test_a_send_while_another_process_holds_the_lock_exits_1_naming_it(tmp_path:
          str(tmp_path / "state")],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
+    holder_out = StderrLines(holder, holder.stdout)
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        assert holder_out.wait_for("locked") == "locked\n"
         result = invoke(config, "send", "--yes")
     finally:
-        holder.communicate(timeout=10)  # closing its stdin lets it go
+        assert holder.stdin is not None
+        holder.stdin.close()  # lets it go
+        holder.wait(timeout=30)
+        holder_out.close()
     assert (result.exit_code, result.stderr) == (1, f"error: another send is running (pid {holder.pid})\n")
     assert not (tmp_path / "outbox").exists()
     assert invoke(config, "send", "--yes").exit_code == 0  # the lock went with its holder
 
 
-def test_sigterm_mid_list_finishes_the_batch_in_flight_records_it_and_exits_3(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_mid_list_finishes_the_batch_in_flight_records_it_and_exits_3(tmp_path: Path, stop_signal: signal.Signals) -> None:
     with SmtpServer() as server:
         config = smtp_setup(tmp_path, server)
         gate = server.hold("reader1@example.org")  # the second message of the first batch (of 2)
-        process = start_digest(config, "send", "--yes")
+        process = start_digest(config, "send", "--yes", stdout=subprocess.DEVNULL)
+        lines = StderrLines(process)
         try:
             assert gate.arrived.wait(30)
-            process.send_signal(signal.SIGTERM)
-            read_stderr_until(process, "SIGTERM: finishing the batches in flight")
+            process.send_signal(stop_signal)
+            lines.wait_for(f"{stop_signal.name}: finishing the batches in flight")
             gate.release()
-            _, stderr = process.communicate(timeout=30)
+            process.wait(timeout=30)
         finally:
-            process.kill()
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=30)
+            stderr = lines.text()
+            lines.close()
         assert process.returncode == 3, stderr
         assert "stopped: stopped on request (signal)" in stderr
         assert server.recipients() == ["reader0@example.org", "reader1@example.org"]
@@ -199,7 +213,7 @@ def test_a_send_killed_mid_batch_leaves_unknown_that_is_reported_and_resent_only
             assert gate.arrived.wait(30)
         finally:
             process.kill()
-            process.wait(10)
+            process.wait(timeout=30)
         # The whole first batch was in flight: even reader0, whose message the server took, is unknown.
         [counts] = status_json(config)["editions"]
         assert counts == {"edition": EDITION, "subscribers": 5, "sent": 0, "pending": 3, "failed": 0, "unknown": 2}
@@ -229,9 +243,8 @@ def test_on_a_terminal_it_asks_first(tmp_path: Path, answer: str, exit_code: int
     main, terminal = pty.openpty()
     try:
         process = start_digest(config, "send", stdin=terminal)
-        assert process.stdout is not None
         prompt = "Send edition 2026-11-26 to 2 subscribers via outbox? [y/N] "
-        assert process.stdout.read(len(prompt)) == prompt
+        assert read_exactly(process.stdout, len(prompt)) == prompt
         os.write(main, f"{answer}\n".encode())
         process.communicate(timeout=30)
     finally:
@@ -265,3 +278,22 @@ def test_status_shows_counts_last_run_failing_sources_and_next_run(tmp_path: Pat
     assert "pending   alice@example.org" in table
     assert "next run:  2026-11-27T07:00:00+00:00" in table
     assert "https://gone.example.org/  failing since 2026-11-24 (3 runs): HTTP 410" in table
+
+
+def test_once_sent_an_edition_is_frozen_and_preview_rebuild_refuses(tmp_path: Path) -> None:
+    config = outbox_setup(tmp_path)
+    stored = tmp_path / "state" / "editions" / EDITION
+    test_copy = invoke(config, "send", "--to", "me@example.org")
+    assert test_copy.exit_code == 0, test_copy.output
+    rebuilt = invoke(config, "preview", "--rebuild", "--out", str(tmp_path / "after-test-send.html"))
+    assert rebuilt.exit_code == 0, rebuilt.output  # a test send freezes nothing
+    assert f"built edition {EDITION}" in rebuilt.stderr
+
+    assert invoke(config, "send", "--yes").exit_code == 0
+    before = {path.name: path.read_bytes() for path in stored.iterdir()}
+    refused = invoke(config, "preview", "--rebuild", "--out", str(tmp_path / "after-send.html"))
+    assert (refused.exit_code, refused.stderr) == (
+        1, f"error: edition {EDITION} has been sent to subscribers and is frozen; --rebuild refused\n",
+    )
+    assert {path.name: path.read_bytes() for path in stored.iterdir()} == before
+    assert not (tmp_path / "after-send.html").exists()

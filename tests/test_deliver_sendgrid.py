@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -32,6 +31,7 @@ from digest.models import PLACEHOLDERS, Bullet, Digest, Edition, Section, Source
 from digest.render import render_email
 from digest.subscribers import read_subscribers
 from digest.tokens import read_token, unsubscribe_url
+from tests.support.loopback import refused_port, unanswered_port
 from tests.support.sendgrid_server import SendGridServer, check_body
 
 SECRET = "test-secret-that-signs-unsubscribe-links"
@@ -272,35 +272,20 @@ def test_a_missing_api_key_fails_before_any_request(sendgrid_server: SendGridSer
 
 
 def test_a_refused_connection_is_retried_then_left_pending() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = make_config(f"http://127.0.0.1:{port}")
     sleeps: list[float] = []
-
-    with pytest.raises(NotSentError, match=r"after 3 attempts \(could not reach .*ConnectionRefusedError"):
-        SendGridTransport(config, sleep=sleeps.append, max_attempts=3).send_batch(EDITION, recipients(2))
+    with refused_port() as port:
+        config = make_config(f"http://127.0.0.1:{port}")
+        with pytest.raises(NotSentError, match=r"after 3 attempts \(could not reach .*ConnectionRefusedError"):
+            SendGridTransport(config, sleep=sleeps.append, max_attempts=3).send_batch(EDITION, recipients(2))
     assert len(sleeps) == 2
 
 
 def test_a_connect_timeout_is_retried_then_left_pending_not_unknown() -> None:
-    # A listener whose backlog is full and never accepts: the SYN goes unanswered, so connecting times out.
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(0)
-        port = listener.getsockname()[1]
-        fillers = [socket.socket() for _ in range(3)]
-        for filler in fillers:
-            filler.setblocking(False)
-            filler.connect_ex(("127.0.0.1", port))
+    sleeps: list[float] = []
+    with unanswered_port() as port:
         config = make_config(f"http://127.0.0.1:{port}", timeout=0.2)
-        sleeps: list[float] = []
-        try:
-            with pytest.raises(NotSentError, match=r"after 2 attempts \(could not reach .*TimeoutError"):
-                SendGridTransport(config, sleep=sleeps.append, max_attempts=2).send_batch(EDITION, recipients(2))
-        finally:
-            for filler in fillers:
-                filler.close()
+        with pytest.raises(NotSentError, match=r"after 2 attempts \(could not reach .*TimeoutError"):
+            SendGridTransport(config, sleep=sleeps.append, max_attempts=2).send_batch(EDITION, recipients(2))
     assert len(sleeps) == 1
 
 

@@ -23,14 +23,18 @@ from digest.models import Edition
 from digest.subscribers import read_subscribers
 from digest.tokens import read_token
 from tests.support.cli import NOW, SECRET, load_test_config, store_edition, write_config, write_subscribers
-from tests.support.smtp import SmtpServer, free_port
+from tests.support.loopback import refused_port
+from tests.support.smtp import SmtpServer
 
 POSTAL = "The Transatlantic Brief, 1 Example Street, London EC1A 1AA"
 READERS = [(f"reader{i}@example.org", f"Reader {i}") for i in range(5)]
 
 
-def setup(tmp_path: Path, server: SmtpServer | None, security: str = "none", rows: list[Any] | None = None, **env: str) -> tuple[Config, Edition]:
-    port = server.port if server else free_port()
+def setup(
+    tmp_path: Path, server: SmtpServer | int, security: str = "none", rows: list[Any] | None = None, **env: str
+) -> tuple[Config, Edition]:
+    """Config and stored edition for sending to `server` (or a bare port number)."""
+    port = server if isinstance(server, int) else server.port
     path = write_config(tmp_path, delivery={"transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": security})
     write_subscribers(tmp_path, rows or READERS)
     config = load_test_config(path, **env)
@@ -104,8 +108,9 @@ def test_a_certificate_the_client_does_not_trust_sends_nothing(tmp_path: Path) -
 
 
 def test_no_server_leaves_everyone_pending(tmp_path: Path) -> None:
-    config, edition = setup(tmp_path, None)
-    report = send(config, edition)
+    with refused_port() as port:
+        config, edition = setup(tmp_path, port)
+        report = send(config, edition)
     assert report.error and "cannot connect to 127.0.0.1" in report.error
     assert report.exit_code == 1
     assert report.counts == {"subscribers": 5, "sent": 0, "pending": 5, "failed": 0, "unknown": 0}

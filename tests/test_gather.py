@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from digest.errors import NoSourcesError, SourceError
 from digest.extract import extract_article
 from digest.gather import SourceCheck, check_sources, fetch_page, gather, non_public_address
 from digest.models import Source
+from tests.support.loopback import refused_port, unanswered_port
 
 if TYPE_CHECKING:
     from tests.support.http import HTTPSite
@@ -117,11 +117,13 @@ def test_an_oversized_page_is_refused_from_its_content_length(http_site: HTTPSit
 
 
 def test_a_refused_connection_is_reported() -> None:
-    with socket.socket() as probe:  # a port nobody listens on once this closes
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    with refused_port() as port:
+        assert fetch_error(f"http://127.0.0.1:{port}/") == "connection refused"
 
-    assert fetch_error(f"http://127.0.0.1:{port}/") == "connection refused"
+
+def test_connect_timeout_takes_effect() -> None:
+    with unanswered_port() as port:
+        assert fetch_error(f"http://127.0.0.1:{port}/", replace(CONFIG, connect_timeout=0.3)) == "timed out after 0.3s connecting"
 
 
 def test_other_content_than_html_or_feeds_is_refused(http_site: HTTPSite) -> None:
@@ -352,11 +354,9 @@ def test_sources_check_reports_each_source_and_its_related_links(http_site: HTTP
 
 def test_sources_check_counts_feed_entries_and_reports_unreachable_hosts(http_site: HTTPSite) -> None:
     feed = http_site.url("/gather/feeds/news.atom")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{probe.getsockname()[1]}/"
-
-    checks = check_sources([Source(feed), Source(dead)], CONFIG, clock=clock)
+    with refused_port() as port:
+        dead = f"http://127.0.0.1:{port}/"
+        checks = check_sources([Source(feed), Source(dead)], CONFIG, clock=clock)
 
     assert [(c.url, c.status, c.related_found, c.reason) for c in checks] == [
         (feed, "ok", 2, None),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import queue
 import signal
 import subprocess
 import threading
@@ -27,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from digest.config import Config, load_config
 from digest.ledger import Ledger
 from digest.schedule import JOB_ID, DailySchedule, DailyTrigger, next_run_times, run_times_after
-from tests.support.cli import invoke, start_digest, write_config, write_subscribers
+from tests.support.cli import StderrLines, invoke, start_digest, write_config, write_subscribers
 from tests.support.suppressions_server import SendGridWithSuppressions
 
 LONDON = ZoneInfo("Europe/London")
@@ -258,36 +257,6 @@ def test_a_changed_grace_keeps_the_stored_run(tmp_path: Path, secret: None) -> N
 
 # -- real `digest schedule` processes -----------------------------------------------------------
 
-class StderrLines:
-    """The stderr lines of a process as they come, read on a thread so a test can wait with a timeout."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        assert process.stderr is not None
-        self._stream = process.stderr
-        self._lines: queue.Queue[str] = queue.Queue()
-        self._seen: list[str] = []
-        self._reader = threading.Thread(target=self._pump, daemon=True)
-        self._reader.start()
-
-    def _pump(self) -> None:
-        for line in self._stream:
-            self._lines.put(line)
-        self._lines.put("")
-
-    def wait_for(self, text: str, timeout: float = 30) -> str:
-        while True:
-            line = self._lines.get(timeout=timeout)
-            self._seen.append(line)
-            if text in line:
-                return line
-            assert line, f"the process ended without printing {text!r}:\n{''.join(self._seen)}"
-
-    def close(self) -> None:
-        """Call once the process has ended."""
-        self._reader.join(timeout=30)
-        self._stream.close()
-
-
 @pytest.fixture
 def scheduler_process(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[str], StderrLines]]:
     config = make_config(tmp_path)
@@ -299,12 +268,13 @@ def scheduler_process(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[s
     finally:
         if process.poll() is None:
             process.kill()
-        process.wait()
+        process.wait(timeout=30)
         lines.close()
 
 
-def test_a_second_scheduler_on_the_same_state_exits_1_and_sigterm_stops_the_first(
-    scheduler_process: tuple[Path, subprocess.Popen[str], StderrLines],
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_second_scheduler_on_the_same_state_exits_1_and_a_signal_stops_the_first(
+    scheduler_process: tuple[Path, subprocess.Popen[str], StderrLines], stop_signal: signal.Signals
 ) -> None:
     config, first, lines = scheduler_process
     lines.wait_for("schedule started")
@@ -312,7 +282,7 @@ def test_a_second_scheduler_on_the_same_state_exits_1_and_sigterm_stops_the_firs
     _, err = second.communicate(timeout=30)
     assert second.returncode == 1
     assert err.strip().splitlines()[-1] == f"error: already running (pid {first.pid})"
-    first.send_signal(signal.SIGTERM)
+    first.send_signal(stop_signal)
     assert first.wait(timeout=30) == 0
     lines.wait_for("schedule stopped")
     assert not os.path.exists(Path(config).parent / "state" / "schedule.lock.pid")
@@ -334,7 +304,7 @@ def test_a_real_scheduler_runs_a_run_missed_minutes_ago_at_start(tmp_path: Path,
     finally:
         if process.poll() is None:
             process.kill()
-        process.wait()
+        process.wait(timeout=30)
         lines.close()
     assert f"run scheduled for {due.replace(second=0, microsecond=0).isoformat()}" in finished
     assert sent_editions(load_config(path)) == [due.date().isoformat()]

@@ -7,11 +7,13 @@ whose one source is the bundled sample page, so building an edition needs no net
 from __future__ import annotations
 
 import os
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from click.testing import CliRunner, Result
 
@@ -150,3 +152,48 @@ def store_edition(config: Any, *, edition_id: str = EDITION) -> Any:
     edition = Edition(id=edition_id, digest=digest, email=render_email(digest, config.newsletter), built_at=digest.generated_at)
     EditionStore(config.state.dir).save(edition)
     return edition
+
+
+class StderrLines:
+    """The lines of a process's stderr (or another of its pipes) as they come, read on a thread so
+    a test waits for a line with a timeout instead of blocking on a read that may never return."""
+
+    def __init__(self, process: subprocess.Popen[str], stream: IO[str] | None = None) -> None:
+        self._stream = stream if stream is not None else process.stderr
+        assert self._stream is not None, "start the process with that pipe"
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._seen: list[str] = []
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+
+    def _pump(self) -> None:
+        assert self._stream is not None
+        for line in self._stream:
+            self._lines.put(line)
+        self._lines.put("")
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        """The first line from here on holding `text`. Fails when the process ends first or after `timeout` s."""
+        while True:
+            try:
+                line = self._lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} within {timeout} s:\n{''.join(self._seen)}") from None
+            self._seen.append(line)
+            if text in line:
+                return line
+            assert line, f"the process ended without printing {text!r}:\n{''.join(self._seen)}"
+
+    def text(self, timeout: float = 30) -> str:
+        """Everything the pipe carried, once the process has ended (or closed the pipe)."""
+        self._reader.join(timeout=timeout)
+        assert not self._reader.is_alive(), f"the pipe was still open after {timeout} s"
+        while not self._lines.empty():
+            self._seen.append(self._lines.get_nowait())
+        return "".join(self._seen)
+
+    def close(self) -> None:
+        """Call once the process has ended."""
+        self._reader.join(timeout=30)
+        assert self._stream is not None
+        self._stream.close()

@@ -1,10 +1,19 @@
-"""The life cycle the loopback stand-ins share: a threaded HTTP server on 127.0.0.1, a free port."""
+"""The life cycle the loopback stand-ins share: a threaded HTTP server on 127.0.0.1, a free port.
+
+Also ports that misbehave on purpose, each held for the whole `with` block so no other process
+can take it meanwhile: `refused_port()` refuses connections, `unanswered_port()` never answers them.
+"""
 
 from __future__ import annotations
 
+import socket
 import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
+
+_PROBE_TIMEOUT_SECONDS = 0.5
 
 
 class LoopbackServer:
@@ -40,3 +49,36 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses every connection while the block lasts: bound, never listening."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
+
+
+@contextmanager
+def unanswered_port() -> Iterator[int]:
+    """A loopback port where connecting times out while the block lasts.
+
+    A listener with a backlog of 0 that never accepts: once one connection waits in its queue,
+    Linux drops further SYNs unanswered. The queue is filled with connections made here, and a
+    probe that times out proves it is full before the block starts.
+    """
+    with ExitStack() as stack:
+        listener = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = int(listener.getsockname()[1])
+        for _ in range(8):
+            filler = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            filler.settimeout(_PROBE_TIMEOUT_SECONDS)
+            try:
+                filler.connect(("127.0.0.1", port))
+            except TimeoutError:
+                break  # this SYN went unanswered: so will the code's under test
+        else:
+            raise AssertionError(f"port {port}: the listen queue never filled, so connecting would not time out")
+        yield port

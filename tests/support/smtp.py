@@ -33,13 +33,6 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 _HOLD_LIMIT_SECONDS = 60  # a safety net only: stop() releases every held message
 
 
-def free_port() -> int:
-    """A port nobody listens on right now (aiosmtpd's Controller cannot take port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class Received:
     mail_from: str
@@ -75,8 +68,19 @@ class _SMTP(SMTP):
 
 
 class _Controller(Controller):
+    """aiosmtpd's Controller cannot bind port 0 itself: it serves on a socket bound here instead,
+    so the port is ours from the start and no other process can take it in between."""
+
+    def __init__(self, handler: Any, listener: socket.socket, **kwargs: Any) -> None:
+        self._listener = listener
+        host, port = listener.getsockname()[:2]
+        super().__init__(handler, hostname=host, port=port, **kwargs)
+
     def factory(self) -> SMTP:
         return _SMTP(self.handler, **self.SMTP_kwargs)
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self._listener, ssl=self.ssl_context)
 
 
 class _Handler:
@@ -124,7 +128,9 @@ class SmtpServer:
 
     def __init__(self, *, tls: Literal["starttls", "implicit"] | None = None, users: dict[str, str] | None = None) -> None:
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind((self.host, 0))
+        self.port = int(self._listener.getsockname()[1])
         self.tls = tls
         self.users = dict(users or {})
         self.messages: list[Received] = []
@@ -134,7 +140,7 @@ class SmtpServer:
         self._gates: dict[str, Gate] = {}
         self._drop_after: int | None = None
         self._ca = trustme.CA() if tls else None
-        kwargs: dict[str, Any] = {"hostname": self.host, "port": self.port}
+        kwargs: dict[str, Any] = {}
         if self.users:
             # aiosmtpd only counts STARTTLS as TLS; an implicit-TLS connection is encrypted from the start.
             # (and warns when AUTH is required without it), so with implicit TLS AUTH is offered, not
@@ -145,7 +151,7 @@ class SmtpServer:
             kwargs.update(tls_context=self._server_context(), require_starttls=True)
         elif tls == "implicit":
             kwargs.update(ssl_context=self._server_context())
-        self._controller = _Controller(_Handler(self), **kwargs)
+        self._controller = _Controller(_Handler(self), self._listener, **kwargs)
 
     def _server_context(self) -> ssl.SSLContext:
         assert self._ca is not None
@@ -196,3 +202,4 @@ class SmtpServer:
         for gate in self._gates.values():
             gate.release()
         self._controller.stop()
+        self._listener.close()
