@@ -17,7 +17,21 @@ from digest.cli import cli
 from digest.config import GatherConfig
 from digest.extract import extract_article
 from digest.gather import fetch_page
-from tests.support.cli import EDITION, NOW, SAMPLE_PAGE, SECRET, StderrLines, invoke, start_digest, write_config
+from tests.support.cli import (
+    EDITION,
+    NOW,
+    SAMPLE_PAGE,
+    SECRET,
+    StderrLines,
+    cli_env,
+    invoke,
+    load_test_config,
+    run_digest,
+    start_digest,
+    store_edition,
+    write_config,
+    write_subscribers,
+)
 from tests.support.http import HTTPSite
 from tests.support.loopback import refused_port
 
@@ -231,3 +245,93 @@ def test_preview_serve_serves_the_edition_until_interrupted(tmp_path: Path) -> N
         lines.close()
     assert process.returncode == 0, stderr
     assert "stopped" in stderr
+
+
+# -- global options -------------------------------------------------------------------------------
+
+
+def test_version_prints_the_package_version(tmp_path: Path) -> None:
+    from digest import __version__
+
+    result = run(["--version"], tmp_path)
+    assert (result.exit_code, result.stdout) == (0, f"digest, version {__version__}\n")
+
+
+def test_quiet_default_and_verbose_log_levels(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    write_subscribers(tmp_path, [("ann@example.org", "Ann")])
+    store_edition(load_test_config(config))
+
+    quiet = invoke(config, "-q", "send", "--dry-run")  # opens the ledger first: a debug line, no info
+    assert " INFO " not in quiet.stderr and " DEBUG " not in quiet.stderr
+    default = invoke(config, "send", "--yes")
+    assert " INFO digest.deliver: sending edition 2026-11-26 to 1 recipient(s) via outbox" in default.stderr
+    assert " DEBUG " not in default.stderr
+    (tmp_path / "state" / "ledger.sqlite3").unlink()
+    verbose = invoke(config, "-v", "send", "--yes")
+    assert " DEBUG digest.ledger: " in verbose.stderr and "migrated to schema" in verbose.stderr
+
+
+def test_debug_shows_the_traceback_instead_of_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    plain = run_digest(missing, "preview")
+    assert (plain.returncode, plain.stderr) == (1, f"error: {missing}: config file not found (give --config PATH or create digest.toml)\n")
+    debug = run_digest(missing, "--debug", "preview")
+    assert debug.returncode == 1
+    assert debug.stderr.startswith("Traceback (most recent call last):")
+    assert f"digest.errors.ConfigError: {missing}: config file not found" in debug.stderr
+
+
+def test_config_option_wins_over_the_environment(tmp_path: Path) -> None:
+    for name in ("env", "flag"):
+        (tmp_path / name).mkdir()
+        write_config(tmp_path / name, newsletter={"name": f"From {name}"})
+    result = run(
+        ["--config", str(tmp_path / "flag" / "digest.toml"), "preview", "--format", "json", "--out", "-"],
+        tmp_path, DIGEST_CONFIG=str(tmp_path / "env" / "digest.toml"),
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["title"] == "From flag"
+    assert (tmp_path / "flag" / "state" / "editions" / EDITION).is_dir()
+    assert not (tmp_path / "env" / "state").exists()
+    from_env = run(["preview", "--format", "json", "--out", "-"], tmp_path, DIGEST_CONFIG=str(tmp_path / "env" / "digest.toml"))
+    assert json.loads(from_env.stdout)["title"] == "From env"
+
+
+# -- preview options ------------------------------------------------------------------------------
+
+
+def test_preview_edition_shows_a_stored_edition_and_builds_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    store_edition(load_test_config(config), edition_id="2026-11-20")
+    result = invoke(config, "preview", "--edition", "2026-11-20", "--format", "json", "--out", "-")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["edition"] == "2026-11-20"
+    assert "using stored edition 2026-11-20" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "state" / "editions").iterdir()) == ["2026-11-20"]
+
+
+def test_preview_open_hands_the_written_file_to_the_browser(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    store_edition(load_test_config(config))
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "fake-browser"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{opened}"\n', encoding="utf-8")
+    browser.chmod(0o755)
+    out = tmp_path / "look.html"
+    result = run_digest(config, "preview", "--open", "--out", str(out), env={**cli_env(), "BROWSER": str(browser)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{out}\n"
+    assert opened.read_text(encoding="utf-8") == out.as_uri()
+
+
+def test_preview_eml_without_the_secret_is_one_clear_error_and_writes_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    store_edition(load_test_config(config))
+    out = tmp_path / "edition.eml"
+    result = invoke(config, "preview", "--format", "eml", "--out", str(out), env={"DIGEST_NOW": NOW})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "error: DIGEST_SECRET is not set: export a long random value (it signs unsubscribe links)"
+    assert not out.exists()
+    for fmt in ("html", "text", "json"):  # the others need no secret
+        assert invoke(config, "preview", "--format", fmt, "--out", str(tmp_path / f"p.{fmt}"), env={"DIGEST_NOW": NOW}).exit_code == 0

@@ -26,12 +26,14 @@ from tests.support.cli import (
     cli_env,
     invoke,
     load_test_config,
+    run_digest,
     start_digest,
     store_edition,
     write_config,
     write_subscribers,
 )
 from tests.support.loopback import refused_port
+from tests.support.sendgrid_server import SendGridServer
 from tests.support.smtp import SmtpServer
 
 TWO = [("alice@example.org", "Alice"), ("bob@example.org", "Bob"), ("carol@example.org", "", "unsubscribed")]
@@ -297,3 +299,85 @@ def test_once_sent_an_edition_is_frozen_and_preview_rebuild_refuses(tmp_path: Pa
     )
     assert {path.name: path.read_bytes() for path in stored.iterdir()} == before
     assert not (tmp_path / "after-send.html").exists()
+
+
+def test_send_edition_sends_that_stored_edition_and_builds_nothing(tmp_path: Path) -> None:
+    config = outbox_setup(tmp_path, store=False)
+    store_edition(load_test_config(config), edition_id="2026-11-20")
+    result = invoke(config, "send", "--yes", "--edition", "2026-11-20")
+    assert result.exit_code == 0, result.output
+    assert "edition 2026-11-20 via outbox: 2 sent, 0 failed, 0 unknown" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "outbox" / "2026-11-20").glob("*.eml")) == ["alice_at_example.org.eml", "bob_at_example.org.eml"]
+    assert not (tmp_path / "state" / "editions" / EDITION).exists()
+    assert [e["edition"] for e in status_json(config)["editions"]] == ["2026-11-20"]
+
+
+def read_terminal(main: int, process: subprocess.Popen[str], timeout: float = 60) -> str:
+    """Everything the process writes to the terminal whose other end is `main`, until it exits."""
+    chunks: list[bytes] = []
+
+    def pump() -> None:
+        while True:
+            try:
+                data = os.read(main, 4096)
+            except OSError:  # EIO: the process closed its end of the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    process.wait(timeout=timeout)
+    reader.join(timeout)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_on_a_terminal_send_shows_a_progress_bar_and_no_batch_lines(tmp_path: Path) -> None:
+    config = write_config(tmp_path, delivery={"batch_size": 2})
+    write_subscribers(tmp_path, FIVE)
+    store_edition(load_test_config(config))
+    main, terminal = pty.openpty()
+    try:
+        process = start_digest(config, "send", "--yes", stderr=terminal, stdout=subprocess.DEVNULL)
+        os.close(terminal)
+        screen = read_terminal(main, process)
+    finally:
+        os.close(main)
+    assert process.returncode == 0, screen
+    assert f"sending {EDITION} via outbox" in screen and "100%" in screen
+    assert "batch 1/3" not in screen
+
+
+def test_without_a_terminal_send_logs_one_line_per_batch(tmp_path: Path) -> None:
+    config = write_config(tmp_path, delivery={"batch_size": 2})
+    write_subscribers(tmp_path, FIVE)
+    store_edition(load_test_config(config))
+    result = invoke(config, "send", "--yes")
+    assert result.exit_code == 0, result.output
+    batch_lines = [line.split(": ", 1)[1] for line in result.stderr.splitlines() if "digest.cli.send_commands: batch " in line]
+    assert sorted(batch_lines) == [
+        "batch 1/3: 2 sent, 0 failed, 0 unknown, 0 not sent",
+        "batch 2/3: 2 sent, 0 failed, 0 unknown, 0 not sent",
+        "batch 3/3: 1 sent, 0 failed, 0 unknown, 0 not sent",
+    ]
+    assert "%" not in result.stderr  # no progress bar drawn into a log
+
+
+def test_secrets_never_show_in_output_even_with_debug_and_library_logs(tmp_path: Path) -> None:
+    api_key = "SG.live-key-that-must-not-leak-0123456789"
+    with SendGridServer(api_key=api_key) as sendgrid:
+        config = write_config(tmp_path, delivery={"transport": "sendgrid", "sendgrid_api_url": sendgrid.url})
+        write_subscribers(tmp_path, TWO)
+        store_edition(load_test_config(config))
+        sendgrid.reject_next("The from address does not match a verified Sender Identity")
+        env = cli_env(SENDGRID_API_KEY=api_key)
+        result = run_digest(config, "-vv", "--debug", "send", "--yes", env=env)
+        no_postal = write_config(tmp_path, postal_address=None, delivery={"transport": "sendgrid", "sendgrid_api_url": sendgrid.url})
+        traceback = run_digest(no_postal, "-vv", "--debug", "send", "--yes", env=env)
+    assert result.returncode == 1
+    assert "SendGrid refused the request (400): The from address does not match a verified Sender Identity" in result.stderr
+    assert traceback.returncode == 1 and "Traceback (most recent call last)" in traceback.stderr
+    for output in (result.stdout, result.stderr, traceback.stdout, traceback.stderr):
+        assert api_key not in output
+        assert env["DIGEST_SECRET"] not in output

@@ -235,3 +235,17 @@ def test_sync_without_api_key_exits_1(tmp_path: Path, suppressions_server: Suppr
     assert (result.exit_code, result.stderr) == (
         1, "error: SENDGRID_API_KEY is not set: export an API key with read access to Suppressions\n"
     )
+
+
+def test_export_out_writes_a_file_and_status_all_keeps_every_row(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    make_list(tmp_path, "a@example.org,Ann,active,,,cli", "u@example.org,Una,unsubscribed,,,cli", "b@example.org,Bo,bounced,,,cli")
+    target = tmp_path / "out" / "all.csv"
+    result = invoke(config, "subscribers", "export", "--status", "all", "--out", str(target))
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", f"exported 3 subscribers to {target}\n")
+    lines = target.read_text(encoding="utf-8-sig").splitlines()
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert [line.split(",")[0] for line in lines] == ['"email"', '"a@example.org"', '"u@example.org"', '"b@example.org"']
+    active = invoke(config, "subscribers", "export", "--status", "active", "--out", str(target))
+    assert active.exit_code == 0
+    assert [line.split(",")[0] for line in target.read_text(encoding="utf-8-sig").splitlines()] == ['"email"', '"a@example.org"']

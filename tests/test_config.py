@@ -105,3 +105,15 @@ def test_secrets_come_from_env_and_are_never_shown(tmp_path: Path) -> None:
     assert config.secrets.sendgrid_api_key == "SG.secret-key"
     assert config.delivery.sendgrid_api_url == "http://127.0.0.1:9"
     assert "secret-key" not in repr(config) and "hush" not in repr(config)
+
+
+@pytest.mark.parametrize("size", [1, 1000])
+def test_batch_size_from_1_to_1000_is_accepted(tmp_path: Path, size: int) -> None:
+    config = load_config(write(tmp_path, MINIMAL + f"\n[delivery]\nbatch_size = {size}\n"), env={}, cwd=tmp_path)
+    assert config.delivery.batch_size == size
+
+
+@pytest.mark.parametrize("size", [0, 1001, -5])
+def test_batch_size_outside_1_to_1000_is_refused_naming_line_and_range(tmp_path: Path, size: int) -> None:
+    message = error_for(tmp_path, MINIMAL + f"\n[delivery]\nbatch_size = {size}\n")
+    assert message.endswith("digest.toml:9: [delivery] batch_size: must be between 1 and 1000"), message

@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from digest import __version__
-from digest.config import Config, load_config
+from digest.config import Config, Secrets, load_config
 from digest.errors import ConfigError, DigestError
 
 log = logging.getLogger("digest")
@@ -93,14 +93,40 @@ class DigestGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
+class RedactingFormatter(logging.Formatter):
+    """Timestamped plain lines with every secret value masked: a library's debug line (-vv) may
+    print a request's headers, which carry the API key."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+        self._secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        for secret in self._secrets:
+            line = line.replace(secret, "***")
+        return line
+
+
+def _secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
+    secrets = Secrets.from_env(env)
+    values = (secrets.sendgrid_api_key, secrets.smtp_password, secrets.digest_secret, secrets.dkim_private_key)
+    # Longest first, so a secret that contains another is masked whole.
+    return tuple(sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True))
+
+
 def setup_logging(verbose: int, quiet: bool) -> None:
-    """Plain timestamped lines on stderr; a terminal gets progress bars instead of per-step lines."""
-    level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    """Plain timestamped lines on stderr; a terminal gets progress bars instead of per-step lines.
+
+    Default: digest's info lines. -q: warnings and errors only. -v: digest's debug lines too.
+    -vv: the libraries' debug lines as well.
+    """
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    handler.setFormatter(RedactingFormatter(_secret_values(os.environ)))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
+    root.setLevel(logging.DEBUG if verbose > 1 and not quiet else logging.WARNING)
     logging.getLogger("digest").setLevel(level)
 
 
@@ -112,7 +138,7 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     default=None,
     help="Config file. Default: $DIGEST_CONFIG, then ./digest.toml, then the bundled sample config.",
 )
-@click.option("-v", "--verbose", count=True, help="More log lines (-vv for debug).")
+@click.option("-v", "--verbose", count=True, help="More log lines: -v adds digest's debug lines, -vv the libraries' too.")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="digest")

@@ -99,6 +99,10 @@ def digest_command() -> list[str]:
 def process_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """This environment without the developer's digest settings, the repo importable, plus `env`."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(_CLEARED_PREFIXES)}
+    if base.get("MUTANT_UNDER_TEST") == "stats":
+        # `make mutation` counts which tests reach which function in the test process only; a child
+        # would look for mutmut's settings in its own working folder and fail. (Mutant runs keep it.)
+        del base["MUTANT_UNDER_TEST"]
     base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), base.get("PYTHONPATH", "")]))
     base.update(cli_env() if env is None else env)
     return base
