@@ -4,7 +4,9 @@ AUTH, a connection dropped mid-list, refused recipients, DKIM."""
 from __future__ import annotations
 
 import base64
+import socket
 import ssl
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -178,3 +180,25 @@ def test_a_test_send_over_smtp_is_marked_and_not_counted(tmp_path: Path) -> None
         transport.close()
     assert server.recipients() == ["me@example.org"]
     assert server.messages[0].message["Subject"].startswith("[TEST] ")
+
+
+def test_timeout_seconds_bounds_the_wait_for_a_server_that_never_answers(tmp_path: Path) -> None:
+    # The connection is taken into the listen queue, but no greeting ever comes.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        path = write_config(tmp_path, delivery={
+            "transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": silent.getsockname()[1],
+            "smtp_security": "none", "timeout_seconds": 0.5,
+        })
+        write_subscribers(tmp_path, READERS)
+        config = load_test_config(path)
+        edition = store_edition(config)
+        reports: list[Any] = []
+        sender = threading.Thread(target=lambda: reports.append(send(config, edition)), daemon=True)
+        sender.start()
+        sender.join(20)  # far beyond 0.5 s, far below smtplib's default of waiting for ever
+        assert not sender.is_alive(), "timeout_seconds was not applied: still waiting for the greeting"
+    [report] = reports
+    assert report.error and "cannot connect to 127.0.0.1" in report.error and "timed out" in report.error
+    assert report.counts["pending"] == 5 and report.exit_code == 1

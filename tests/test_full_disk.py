@@ -10,8 +10,10 @@ import json
 import resource
 import signal
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
+from digest.editions import EditionStore
 from tests.support.cli import (
     cli_env,
     digest_command,
@@ -106,3 +108,21 @@ def test_a_symlinked_subscriber_list_stays_a_symlink(tmp_path: Path) -> None:
 
     assert (tmp_path / "subscribers.csv").is_symlink()
     assert "ann@example.org" in real.read_text(encoding="utf-8")
+
+
+def test_an_outbox_message_cut_short_by_a_full_disk_is_never_left_under_its_name(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    write_subscribers(tmp_path, [("ann@example.org", "Ann"), ("bob@example.org", "Bob")])
+    edition = store_edition(load_test_config(config))
+    # A message of about 1 MB (a long comment in the HTML), against a file-size limit of 256 KB:
+    # each .eml write fails part way, while the ledger's small writes fit.
+    big = replace(edition, email=replace(edition.email, html=edition.email.html + "<!--" + "news " * 200_000 + "-->"))
+    EditionStore(tmp_path / "state").save(big)
+
+    result = run_with_file_limit(config, 256 * 1024, "send", "--yes")
+
+    assert_one_error_line(result, "outbox")
+    folder = tmp_path / "outbox" / "2026-11-26"
+    assert not folder.exists() or list(folder.iterdir()) == []  # no half message, no draft left behind
+    status = json.loads(run_digest(config, "status", "--format", "json").stdout)
+    assert status["editions"][0]["pending"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -426,3 +427,20 @@ def test_non_public_addresses_are_recognised(url: str, address: str | None) -> N
         assert non_public_address(url) in ("127.0.0.1", "::1")
     else:
         assert non_public_address(url) == address
+
+
+def test_concurrency_is_how_many_pages_are_fetched_at_once(http_site: HTTPSite) -> None:
+    sources = [Source(http_site.hold(f"/held/{i}.html"), follow_related=False) for i in range(5)]
+    results: list[object] = []
+    gathering = threading.Thread(target=lambda: results.append(gather(sources, replace(CONFIG, concurrency=2), clock=clock)))
+    gathering.start()
+    try:
+        http_site.wait_for_held(2)  # two at once: the pages are fetched in parallel...
+        # ...and no third while both wait: with a larger pool it would start at once, not after these.
+        assert not http_site.more_held_within(2, seconds=1.0)
+        for _ in range(5):
+            http_site.let_one_go()
+    finally:
+        gathering.join(30)
+    assert results, "gather did not finish"
+    assert http_site.max_held == 2

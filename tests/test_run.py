@@ -13,6 +13,8 @@ import pytest
 from digest.config import load_config
 from digest.ledger import Ledger
 from tests.support.cli import SAMPLE_PAGE, SECRET, StderrLines, invoke, start_digest, write_config, write_subscribers
+from tests.support.sendgrid_server import SendGridServer
+from tests.support.smtp import SmtpServer
 from tests.support.suppressions_server import SendGridWithSuppressions
 
 DAY_1 = "2026-11-26T08:00:00+00:00"
@@ -192,3 +194,30 @@ def test_run_help_names_the_exit_codes(tmp_path: Path) -> None:
     assert "3 sent but some recipients were not" in help_text
     assert "then exits 3 when recipients are left" in help_text
 
+
+
+def test_a_failed_run_alerts_over_smtp(tmp_path: Path) -> None:
+    with SmtpServer() as server:
+        config = make_config(
+            tmp_path, source=tmp_path / "gone.html", newsletter={"alert_email": "ops@example.org"},
+            delivery={"transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": server.port, "smtp_security": "none"},
+        )
+        result = invoke(config, "run", env=env_at(DAY_1))
+    assert result.exit_code == 1
+    [alert] = server.messages
+    assert alert.rcpt_tos == ("ops@example.org",)
+    assert alert.message["Subject"] == "The Transatlantic Brief: the run for edition 2026-11-26 did not send"
+    assert "no source could be fetched" in alert.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_failed_run_alerts_over_sendgrid(tmp_path: Path, sendgrid_server: SendGridServer) -> None:
+    config = make_config(
+        tmp_path, source=tmp_path / "gone.html", newsletter={"alert_email": "ops@example.org"},
+        delivery={"transport": "sendgrid", "sendgrid_api_url": sendgrid_server.url},
+    )
+    result = invoke(config, "run", env=env_at(DAY_1, SENDGRID_API_KEY=sendgrid_server.api_key))
+    assert result.exit_code == 1
+    assert sendgrid_server.accepted_recipients == ["ops@example.org"]
+    [request] = sendgrid_server.accepted
+    assert request.body["subject"] == "The Transatlantic Brief: the run for edition 2026-11-26 did not send"
+    assert "no source could be fetched" in request.body["content"][0]["value"]

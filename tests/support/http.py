@@ -10,6 +10,8 @@ since importing the module before pytest registers it defeats assertion rewritin
         http_site.status("/gone", 410)
         http_site.stall("/slow")              # headers, then nothing until the test ends
         http_site.stream("/huge", 2_000_000)  # a streamed body of that many bytes
+        http_site.hold("/queued")             # answered only when the test lets one held request go
+        http_site.wait_for_held(2); http_site.let_one_go()   # `max_held`: most held at once
         fetch(http_site.url("/old"))
         assert http_site.requests[0].headers["User-Agent"] == ...
 
@@ -61,6 +63,7 @@ class _Route:
     headers: tuple[tuple[str, str], ...] = ()
     stall: bool = False
     stream_bytes: int = 0  # > 0: send this many bytes in chunks, without Content-Length
+    hold: bool = False  # wait for `let_one_go()` before answering
 
 
 @dataclass
@@ -73,6 +76,10 @@ class HTTPSite:
     _routes: dict[str, _Route] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _release: threading.Event = field(default_factory=threading.Event)
+    _held_changed: threading.Condition = field(default_factory=threading.Condition)
+    held: int = 0  # requests to held routes waiting right now
+    max_held: int = 0
+    _let_go: int = 0
 
     def url(self, path: str) -> str:
         """Absolute URL of a path on this server ("/gather/a.html" or "gather/a.html")."""
@@ -107,6 +114,37 @@ class HTTPSite:
     def stream(self, path: str, size: int, *, content_type: str = "text/html; charset=utf-8") -> str:
         """Stream `size` bytes of HTML-ish filler without a Content-Length; returns its URL."""
         return self._add(path, _Route(200, b"", (("Content-Type", content_type),), stream_bytes=size))
+
+    def hold(self, path: str, body: str = "<html><body><p>Held, then answered.</p></body></html>") -> str:
+        """Serve `body` at path, but only once the test calls `let_one_go()` for this request."""
+        return self._add(path, _Route(200, body.encode(), (("Content-Type", "text/html; charset=utf-8"),), hold=True))
+
+    def wait_for_held(self, count: int, timeout: float = 30) -> None:
+        """Until exactly `count` requests are held. Fails after `timeout` s."""
+        with self._held_changed:
+            assert self._held_changed.wait_for(lambda: self.held == count, timeout), f"{self.held} held, not {count}"
+
+    def more_held_within(self, count: int, seconds: float) -> bool:
+        """Whether more than `count` requests are held at once within `seconds`. Only for proving a
+        limit: code that keeps it always gets False, whatever the machine's speed."""
+        with self._held_changed:
+            return self._held_changed.wait_for(lambda: self.max_held > count, seconds)
+
+    def let_one_go(self) -> None:
+        """Answer one held request."""
+        with self._held_changed:
+            self._let_go += 1
+            self._held_changed.notify_all()
+
+    def _wait_to_be_let_go(self) -> None:
+        with self._held_changed:
+            self.held += 1
+            self.max_held = max(self.max_held, self.held)
+            self._held_changed.notify_all()
+            self._held_changed.wait_for(lambda: self._let_go > 0 or self._release.is_set(), _STALL_LIMIT_SECONDS)
+            self._let_go = max(0, self._let_go - 1)
+            self.held -= 1
+            self._held_changed.notify_all()
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         with self._lock:
@@ -145,6 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         site._record(RecordedRequest("GET", path, dict(self.headers.items())))
         route = site._route(path) or site._fixture(path)
+        if route.hold:
+            site._wait_to_be_let_go()
         self.send_response(route.status)
         for name, value in route.headers:
             self.send_header(name, value)
@@ -197,6 +237,8 @@ def http_site() -> Iterator[HTTPSite]:
         yield site
     finally:
         site._release.set()
+        with site._held_changed:
+            site._held_changed.notify_all()
         server.shutdown()
         server.server_close()
         thread.join()
