@@ -7,7 +7,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from digest.subscribers import (
     set_status,
     write_subscribers,
 )
+from tests.support.cli import StderrLines
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "subscribers"
@@ -274,81 +274,75 @@ def test_export_to_file_filters_status_and_writes_a_bom(tmp_path: Path) -> None:
 # -- crashes ---------------------------------------------------------------------------------------
 
 _WRITER = """
-import itertools, sys
+import sys
 from pathlib import Path
 from digest.models import Subscriber
 from digest.subscribers import write_subscribers
 
 path, rows = Path(sys.argv[1]), int(sys.argv[2])
-lists = {
-    tag: [Subscriber(f"user{i}@example.com", f"{tag} reader {i}", "active", "2026-01-01T00:00:00+00:00", "", tag)
-          for i in range(rows)]
-    for tag in ("old", "new")
-}
-print("ready", flush=True)
-first = sys.stdin.readline().split()[1]  # "go <tag>": write that list first, then the other, and so on
-second = "new" if first == "old" else "old"
-for tag in itertools.cycle((first, second)):
-    write_subscribers(path, lists[tag])
+tag, pause_at = sys.stdin.readline().split()  # "<tag> <row>": write list <tag>, stop at that row; "after": once done
+
+
+def subscribers():
+    for i in range(rows):
+        if str(i) == pause_at:
+            print("paused", flush=True)
+            sys.stdin.readline()  # never answered: the test kills this process here
+        yield Subscriber(f"user{i}@example.com", f"{tag} reader {i}", "active", "2026-01-01T00:00:00+00:00", "", tag)
+    if pause_at == "end":  # every row handed over; not yet flushed, synced or renamed
+        print("paused", flush=True)
+        sys.stdin.readline()
+
+
+write_subscribers(path, subscribers())
+print("written", flush=True)
+sys.stdin.readline()
 """
+KILL_SEED = 20261126  # the kill points are drawn from this seed: every run is the same run
 
 
 @pytest.mark.slow
 def test_killed_writer_leaves_the_old_or_the_new_list(tmp_path: Path) -> None:
-    """A writer swapping a 2 MB list between two versions is SIGKILLed at random moments, 15 times."""
-    rows = 25_000
+    """A writer replacing the list is SIGKILLed at seeded points: mid-write (its draft on disk),
+    with every row written but before the rename, and after the rename. The list is always the
+    old one or the new one, and the next writer clears the dead drafts."""
+    rows = 2_000
     path = tmp_path / "subscribers.csv"
     lists = {
         tag: tuple(row(f"user{i}@example.com", f"{tag} reader {i}", source=tag) for i in range(rows))
         for tag in ("old", "new")
     }
-    started = time.perf_counter()
     write_subscribers(path, lists["old"])
-    write_seconds = time.perf_counter() - started
-    seed = random.randrange(1_000_000)
-    rng = random.Random(seed)
+    rng = random.Random(KILL_SEED)
+    kill_points = ["after", "end", "0", *(str(rng.randrange(rows)) for _ in range(5)), "after"]
+    rng.shuffle(kill_points)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-
-    writers: list[subprocess.Popen[str]] = []
-
-    def start_writer() -> subprocess.Popen[str]:
-        writers.append(subprocess.Popen(
+    current, seen = "old", {"old"}
+    for kill_at in kill_points:
+        target = "new" if current == "old" else "old"
+        writer = subprocess.Popen(
             [sys.executable, "-c", _WRITER, str(path), str(rows)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True,
-        ))
-        return writers[-1]
-
-    def stop(writer: subprocess.Popen[str]) -> None:
-        writer.kill()
-        writer.wait()
-        for pipe in (writer.stdin, writer.stdout):
-            if pipe is not None:
-                pipe.close()
-
-    current, outcomes, drafts_left = "old", [], 0
-    writer = start_writer()
-    try:
-        for _ in range(15):
-            following = start_writer()  # starts up while this round runs
-            assert writer.stdin is not None and writer.stdout is not None
-            assert writer.stdout.readline() == "ready\n"
-            writer.stdin.write(f"go {'new' if current == 'old' else 'old'}\n")
+        )
+        lines = StderrLines(writer, writer.stdout)
+        try:
+            assert writer.stdin is not None
+            writer.stdin.write(f"{target} {kill_at}\n")
             writer.stdin.flush()
-            # A random moment is the point of this test: within the first writes, or renames, of the round.
-            time.sleep(rng.uniform(0.0, 2.5 * write_seconds))
-            stop(writer)
-            drafts_left += len(list(tmp_path.glob(".subscribers.csv.*.tmp")))
-            content = read_subscribers(path)
-            matches = [tag for tag, subscribers in lists.items() if content == subscribers]
-            assert matches, f"seed {seed}: after a kill the list is neither the old nor the new one"
-            current = matches[0]
-            outcomes.append(current)
-            writer = following
-    finally:
-        for leftover in writers:
-            stop(leftover)
-    assert drafts_left, f"seed {seed}: no kill landed during a write"
-    assert set(outcomes) == {"old", "new"}, f"seed {seed}: every kill left the same list: {outcomes}"
+            lines.wait_for("written" if kill_at == "after" else "paused")
+            drafts = list(tmp_path.glob(".subscribers.csv.*.tmp"))
+            assert len(drafts) == (0 if kill_at == "after" else 1), f"kill point {kill_at}: drafts {drafts}"
+        finally:
+            writer.kill()
+            writer.wait(timeout=30)
+            lines.close()
+            assert writer.stdin is not None
+            writer.stdin.close()
+        expected = target if kill_at == "after" else current
+        assert read_subscribers(path) == lists[expected], f"kill point {kill_at}: the list is not the {expected} one"
+        current = expected
+        seen.add(current)
+    assert seen == {"old", "new"}
     set_status(path, ["user0@example.com"], "unsubscribed", NOW)  # the next writer clears dead drafts
     assert not list(tmp_path.glob(".subscribers.csv.*.tmp"))
 
