@@ -262,14 +262,21 @@ def test_quiet_default_and_verbose_log_levels(tmp_path: Path) -> None:
     write_subscribers(tmp_path, [("ann@example.org", "Ann")])
     store_edition(load_test_config(config))
 
-    quiet = invoke(config, "-q", "send", "--dry-run")  # opens the ledger first: a debug line, no info
-    assert " INFO " not in quiet.stderr and " DEBUG " not in quiet.stderr
-    default = invoke(config, "send", "--yes")
-    assert " INFO digest.deliver: sending edition 2026-11-26 to 1 recipient(s) via outbox" in default.stderr
-    assert " DEBUG " not in default.stderr
-    (tmp_path / "state" / "ledger.sqlite3").unlink()
-    verbose = invoke(config, "-v", "send", "--yes")
-    assert " DEBUG digest.ledger: " in verbose.stderr and "migrated to schema" in verbose.stderr
+    def send_afresh(*options: str) -> str:
+        """stderr of a send to an empty ledger: it logs the migration (debug) and the send (info)."""
+        for name in ("ledger.sqlite3", "ledger.sqlite3-wal", "ledger.sqlite3-shm"):
+            (tmp_path / "state" / name).unlink(missing_ok=True)
+        result = invoke(config, *options, "send", "--yes")
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    sending = " INFO digest.deliver: sending edition 2026-11-26 to 1 recipient(s) via outbox"
+    quiet = send_afresh("-q")
+    assert sending not in quiet and " INFO " not in quiet and " DEBUG " not in quiet
+    default = send_afresh()
+    assert sending in default and " DEBUG " not in default
+    verbose = send_afresh("-v")
+    assert sending in verbose and " DEBUG digest.ledger: " in verbose and "migrated to schema" in verbose
 
 
 def test_debug_shows_the_traceback_instead_of_one_line(tmp_path: Path) -> None:

@@ -273,7 +273,7 @@ def test_output_is_deterministic_across_runs_and_hash_seeds() -> None:
     outputs = {
         subprocess.run(
             [sys.executable, "-c", script], cwd=REPO, env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, timeout=120,
         ).stdout
         for seed in ("1", "2")
     }

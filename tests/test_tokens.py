@@ -57,3 +57,9 @@ def test_the_unsubscribe_url_carries_a_token_for_the_address() -> None:
     assert url.startswith(prefix) and "/" not in url[len(prefix):]
     assert read_token(url[len(prefix):], SECRET, clock=lambda: SENT_AT) == "ann@example.org"
     assert "ann@example.org" not in url
+
+
+def test_a_signed_value_that_is_not_an_address_is_refused() -> None:
+    token = make_token("not-an-address", SECRET, clock=lambda: SENT_AT)
+    with pytest.raises(InvalidTokenError, match="not valid"):
+        read_token(token, SECRET, clock=lambda: SENT_AT)
