@@ -381,3 +381,13 @@ def test_secrets_never_show_in_output_even_with_debug_and_library_logs(tmp_path:
     for output in (result.stdout, result.stderr, traceback.stdout, traceback.stderr):
         assert api_key not in output
         assert env["DIGEST_SECRET"] not in output
+
+
+def test_a_refused_test_copy_is_an_error_naming_the_address_and_the_answer(tmp_path: Path) -> None:
+    with SmtpServer() as server:
+        config = smtp_setup(tmp_path, server)
+        server.refuse("me@example.org", "550 5.1.1 no such user")
+        result = invoke(config, "send", "--to", "me@example.org")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "error: test send to me@example.org failed: RCPT TO: 550 5.1.1 no such user"
+    assert status_json(config)["editions"] == []

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.editions import EditionStore, edition_id_for, get_edition
-from digest.errors import EditionError
+from digest.editions import EditionStore, build_edition, edition_id_for, get_edition
+from digest.errors import EditionError, NoSourcesError
 from tests.support.cli import load_test_config, store_edition, write_config
+
+NOW = datetime(2026, 11, 26, 8, tzinfo=UTC)
 
 
 def test_edition_id_is_the_date_in_the_newsletter_time_zone() -> None:
@@ -65,3 +67,40 @@ def test_an_unreadable_stored_edition_names_the_fix(tmp_path: Path) -> None:
     (config.state.dir / "editions" / "2026-11-26" / "digest.json").write_text("{", encoding="utf-8")
     with pytest.raises(EditionError, match=r"stored edition is unreadable .*digest preview --rebuild"):
         EditionStore(config.state.dir).load("2026-11-26")
+
+
+def test_a_page_without_article_text_is_listed_as_a_failed_source_and_the_rest_is_built(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>", encoding="utf-8")
+    path = write_config(tmp_path)
+    with path.open("a", encoding="utf-8") as toml:
+        toml.write(f'\n[[sources]]\nurl = "{empty}"\nfollow_related = false\n')
+    config = load_test_config(path)
+    edition = build_edition(config, "2026-11-26", NOW)
+    url = empty.as_uri()
+    assert {"url": url, "title": url, "status": "error", "reason": "no readable article text"} in edition.digest.to_json()["sources"]
+    assert f"skipping {url}: {url}: no readable article text found" in caplog.text
+    assert edition.digest.sections  # the readable sample pages still make the edition
+
+
+def test_when_no_page_has_article_text_nothing_is_built_and_each_is_named(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.html"
+    empty.write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>", encoding="utf-8")
+    config = load_test_config(write_config(tmp_path, source=empty))
+    with pytest.raises(NoSourcesError) as caught:
+        get_edition(config, EditionStore(config.state.dir), NOW)
+    assert str(caught.value) == f"no source could be read: {empty.as_uri()}: no readable article text"
+    assert EditionStore(config.state.dir).ids() == []
+
+
+def test_only_complete_editions_are_listed(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    store_edition(config, edition_id="2026-11-26")
+    root = config.state.dir / "editions"
+    (root / ".2026-11-27.new").mkdir()  # a save that was interrupted
+    (root / ".2026-11-27.new" / "meta.json").write_text("{}", encoding="utf-8")
+    (root / "2026-11-25").mkdir()  # a folder without its meta.json
+    (root / "notes.txt").write_text("not an edition", encoding="utf-8")
+    assert EditionStore(config.state.dir).ids() == ["2026-11-26"]
