@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,10 @@ from digest.subscribers import (
     export_to_file,
     import_subscribers,
     read_subscribers,
+    remove_subscriber,
     set_status,
+    unsubscribe_subscriber,
+    with_status,
     write_subscribers,
 )
 from tests.support.cli import StderrLines
@@ -360,3 +364,158 @@ def test_a_failed_write_keeps_the_old_list(tmp_path: Path) -> None:
         write_subscribers(path, rows())
     assert path.read_bytes() == before
     assert not list(tmp_path.glob(".subscribers.csv.*.tmp"))
+
+
+# -- found by `make mutation`: behaviour no test looked at -------------------------------------------
+
+
+def test_add_updates_the_name_of_an_active_address_only_when_given(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    write_subscribers(path, [row("a@example.com", "Al")])
+    assert add_subscriber(path, "a@example.com", NOW)[1] == row("a@example.com", "Al")
+    before, after = add_subscriber(path, "A@example.com", NOW, name="Alice")
+    assert (before, after) == (row("a@example.com", "Al"), row("a@example.com", "Alice"))
+    assert read_subscribers(path) == (row("a@example.com", "Alice"),)
+
+
+def test_resubscribe_keeps_the_name_clears_the_unsubscribe_and_records_the_new_consent(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    write_subscribers(path, [row("a@example.com", "Al", "unsubscribed", until="2026-02-01T00:00:00+00:00", source="web")])
+    _, after = add_subscriber(path, "a@example.com", NOW, resubscribe=True)
+    assert after == row("a@example.com", "Al", "active", since=STAMP, until="", source="resubscribed")
+    _, renamed = add_subscriber(path, "a@example.com", NOW, name="Alice")
+    assert renamed.name == "Alice"
+
+
+def test_a_bounced_address_without_a_date_is_not_reactivated_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    write_subscribers(path, [row("b@example.com", status="bounced")])
+    with pytest.raises(SubscribersError) as caught:
+        add_subscriber(path, "b@example.com", NOW)
+    assert str(caught.value) == "b@example.com is bounced; not re-activated: add --resubscribe if they asked to subscribe again"
+
+
+def test_unsubscribe_returns_the_change_and_refuses_an_unknown_address(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    write_subscribers(path, [row("a@example.com")])
+    before, after = unsubscribe_subscriber(path, "A@example.com", NOW)
+    assert (before.status, after.status, after.unsubscribed_at) == ("active", "unsubscribed", STAMP)
+    with pytest.raises(SubscribersError, match=r"^x@example.com is not on the list"):
+        unsubscribe_subscriber(path, "x@example.com", NOW)
+
+
+def test_removing_a_row_keeps_every_row_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    write_subscribers(path, [row("a@example.com"), row("b@example.com"), row("c@example.com")])
+    assert remove_subscriber(path, "B@example.com") == row("b@example.com")
+    assert [s.email for s in read_subscribers(path)] == ["a@example.com", "c@example.com"]
+
+
+def test_back_to_active_clears_the_unsubscribe_time() -> None:
+    gone = row("a@example.com", status="unsubscribed", until="2026-02-01T00:00:00+00:00")
+    assert with_status(gone, "active", NOW) == row("a@example.com")
+    assert with_status(row("a@example.com"), "bounced", NOW) == row("a@example.com", status="bounced")
+
+
+def test_status_changes_are_logged_with_the_list_and_count(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "subscribers.csv"
+    write_subscribers(path, [row("a@example.com"), row("b@example.com")])
+    caplog.set_level("INFO", logger="digest")
+    assert set_status(path, ["a@example.com", "b@example.com"], "bounced", NOW) == 2
+    assert f"{path}: 2 subscriber(s) changed status" in caplog.messages
+
+
+def test_import_fills_only_the_blank_cells_of_an_existing_row(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    write_subscribers(path, [row("blank@example.com", since="", source=""), row("full@example.com", "Fay", since="2025-01-01T00:00:00+00:00", source="web")])
+    upload = tmp_path / "in.csv"
+    upload.write_text(
+        "email,name,subscribed_at,source\n"
+        "blank@example.com,Bea,2025-03-01T00:00:00+00:00,fair\n"
+        "full@example.com,Other,2025-03-01T00:00:00+00:00,fair\n",
+        encoding="utf-8",
+    )
+    report = import_subscribers(path, upload, NOW)
+    assert report.summary == "imported 0, updated 1, unchanged 1, rejected 0"
+    assert read_subscribers(path) == (
+        row("blank@example.com", "Bea", since="2025-03-01T00:00:00+00:00", source="fair"),
+        row("full@example.com", "Fay", since="2025-01-01T00:00:00+00:00", source="web"),
+    )
+
+
+def test_import_of_an_unsubscribe_for_an_active_row_stamps_the_time(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    write_subscribers(path, [row("a@example.com", "Al")])
+    upload = tmp_path / "in.csv"
+    upload.write_text("email,status\na@example.com,unsubscribed\n", encoding="utf-8")
+    assert import_subscribers(path, upload, NOW).summary == "imported 0, updated 1, unchanged 0, rejected 0"
+    assert read_subscribers(path) == (row("a@example.com", "Al", "unsubscribed", until=STAMP),)
+
+
+def test_import_pads_short_rows_and_ignores_extra_cells(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    upload = tmp_path / "in.csv"
+    upload.write_text("email,name,source\nshort@example.com\nlong@example.com,Lo,fair,extra,cells\n", encoding="utf-8")
+    assert import_subscribers(path, upload, NOW).summary == "imported 2, updated 0, unchanged 0, rejected 0"
+    assert read_subscribers(path) == (
+        row("short@example.com", since=STAMP, source="import in.csv"),
+        row("long@example.com", "Lo", since=STAMP, source="fair"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"email\tname\na@example.com\tAl\n", "{file}:1: no 'email' column in the header (it looks separated by ';' or tabs: save it comma-separated); name the address column email"),
+        (b"address\na@example.com\n", "{file}:1: no 'email' column in the header; name the address column email"),
+        (b"email," + b"x" * 200_000 + b"\na@example.com,\n", "{file}:1: not a CSV file: field larger than field limit (131072)"),
+        (b"email\n" + b"".join(b"user%d@example.com\n" % i for i in range(5000)) + b"\xff\xfe\n", "{file}:5002: not UTF-8 text; save it as CSV UTF-8"),
+    ],
+    ids=["tabs", "no-email", "huge-header-cell", "late-bad-bytes"],
+)
+def test_a_file_that_is_not_csv_text_is_refused_naming_the_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = messy_list(tmp_path)
+    upload = tmp_path / "upload.csv"
+    upload.write_bytes(content)
+    with pytest.raises(SubscribersError) as caught:
+        import_subscribers(path, upload, NOW)
+    assert str(caught.value) == message.format(file=upload)
+    assert path.read_bytes() == (FIXTURES / "existing.csv").read_bytes()
+
+
+@pytest.fixture
+def local_time_new_york() -> Iterator[None]:
+    """The process's local time zone is New York (times in the list must still be UTC)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
+
+def test_times_are_written_in_utc_whatever_the_local_time_zone(tmp_path: Path, local_time_new_york: None) -> None:
+    path = tmp_path / "subscribers.csv"
+    upload = tmp_path / "in.csv"
+    upload.write_text("email,subscribed_at\nnaive@example.com,2025-06-01T09:30:00\n", encoding="utf-8")
+    import_subscribers(path, upload, NOW)
+    add_subscriber(path, "new@example.com", NOW)
+    assert [(s.email, s.subscribed_at) for s in read_subscribers(path)] == [
+        ("naive@example.com", "2025-06-01T09:30:00+00:00"),  # a time without offset is taken as UTC
+        ("new@example.com", STAMP),
+    ]
+
+
+def test_a_nul_byte_past_the_first_8_kb_is_one_rejected_row_not_a_binary_file(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    upload = tmp_path / "in.csv"
+    upload.write_bytes(b"email\n" + b"".join(b"user%d@example.com\n" % i for i in range(1000)) + b"b@exa\0mple.com\n")
+    rejects: list[int] = []
+    report = import_subscribers(path, upload, NOW, on_reject=lambda line, reason: rejects.append(line))
+    assert report.summary == "imported 1000, updated 0, unchanged 0, rejected 1"
+    assert rejects == [1002]
