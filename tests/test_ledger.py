@@ -13,6 +13,7 @@ import pytest
 
 from digest.errors import StateError
 from digest.ledger import MIGRATIONS, RECOVERED_REASON, Ledger, erased_address, ledger_path
+from digest.locks import send_lock
 from tests.support.cli import REPO
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
@@ -195,3 +196,44 @@ def test_erasing_an_address_keeps_the_counts_and_leaves_no_trace_of_it(ledger: L
     rows = db.execute("SELECT email FROM deliveries UNION ALL SELECT email FROM test_sends").fetchall()
     db.close()
     assert not [r for r in rows if "bob" in r[0].lower()]
+
+
+# -- found by `make mutation` ----------------------------------------------------------------------
+
+
+def test_deliveries_lists_every_row_whatever_its_status_with_all_its_fields(ledger: Ledger) -> None:
+    ledger.add_pending("2026-11-26", LIST, NOW)
+    ledger.claim("2026-11-26", ["alice@example.org", "Bob@Example.org", "carol@example.org"], "b1", NOW)
+    later = NOW + timedelta(minutes=1)
+    ledger.record_outcomes("2026-11-26", [
+        ("alice@example.org", "sent", "msg-1", None, False),
+        ("Bob@Example.org", "unknown", None, "answer lost", False),
+    ], later)
+    rows = {d.email: d for d in ledger.deliveries("2026-11-26")}
+    assert {email: d.status for email, d in rows.items()} == {
+        "alice@example.org": "sent", "Bob@Example.org": "unknown", "carol@example.org": "in_flight", "dave@example.org": "pending",
+    }
+    alice = rows["alice@example.org"]
+    assert (alice.edition, alice.batch, alice.provider_id, alice.reason, alice.updated_at, alice.attempts) == (
+        "2026-11-26", "b1", "msg-1", None, later, 1,
+    )
+    assert rows["Bob@Example.org"].reason == "answer lost"
+
+
+def test_edition_summaries_are_the_ten_newest(ledger: Ledger) -> None:
+    for day in range(1, 13):
+        ledger.add_pending(f"2026-11-{day:02}", ["alice@example.org"], NOW)
+    assert [s["edition"] for s in ledger.edition_summaries()] == [f"2026-11-{day:02}" for day in range(12, 2, -1)]
+
+
+def test_in_flight_rows_count_as_pending_while_a_send_runs_and_unknown_after(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Ledger.open(state) as ledger:
+        ledger.add_pending("2026-11-26", LIST, NOW)
+        ledger.claim("2026-11-26", ["alice@example.org", "Bob@Example.org"], "b1", NOW)
+        assert ledger.edition_summaries()[0] | {"edition": "-"} == {
+            "edition": "-", "subscribers": 4, "sent": 0, "pending": 2, "failed": 0, "unknown": 2,
+        }
+        with send_lock(state):
+            assert ledger.edition_summaries()[0]["pending"] == 4
+            assert ledger.edition_summaries()[0]["unknown"] == 0
