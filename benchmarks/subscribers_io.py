@@ -8,7 +8,7 @@ and `digest --help` (what the command line costs before it reads a row).
 
     python benchmarks/subscribers_io.py [--rows N] [--keep DIR]
 
-Exits 1 when a digest task's peak RSS reaches the target (200 MB).
+Exits 1 when a digest task's peak RSS reaches the target (100 MB, as the README promises).
 """
 
 from __future__ import annotations
