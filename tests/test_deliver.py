@@ -230,6 +230,7 @@ def test_a_test_send_is_marked_not_counted_and_freezes_nothing(tmp_path: Path) -
     message = parse(outbox_path(config.delivery.outbox_dir, edition.id, "me@example.org", test=True).read_bytes())
     assert message["Subject"] == "[TEST] The Transatlantic Brief: 26 November 2026"
     assert read_token(token_of(message["List-Unsubscribe"].strip("<>")), SECRET) == "me@example.org"
+    assert "Hello reader," in parts(message)[0]  # no name given: the greeting every reader without one gets
     assert not list((config.delivery.outbox_dir / edition.id).glob("*.eml"))
     assert send(config, edition).sent == 3
 
@@ -296,3 +297,103 @@ def test_batches_are_in_flight_together_up_to_the_transport_concurrency(tmp_path
         sender.join(30)
         assert result[0].counts["sent"] == 6
         assert server.received == 3
+
+
+# -- found by `make mutation`: the send loop's bookkeeping -----------------------------------------
+
+
+def test_a_lost_answer_and_an_unreachable_provider_leave_their_reasons_in_the_ledger(tmp_path: Path) -> None:
+    with SendGridServer() as server:
+        config, edition, _ = sendgrid_setup(tmp_path, server, 4, 2)
+        transport = SendGridTransport(config, sleep=lambda _: None, max_attempts=1)
+        server.drop_next()
+        server.respond_next(503, body=b'{"errors": [{"message": "try later"}]}')
+        report = send(config, edition, transport)
+    with Ledger.open(config.state.dir) as ledger:
+        reasons = {d.status: d.reason or "" for d in ledger.deliveries(edition.id)}
+    assert report.counts["unknown"] == 2 and report.counts["pending"] == 2
+    assert reasons["unknown"].startswith("SendGrid's answer was lost after the request went out")
+    assert reasons["pending"].startswith("SendGrid did not take edition 2026-11-26")
+
+
+def test_once_the_provider_cannot_be_reached_no_further_batch_is_started(tmp_path: Path) -> None:
+    with SendGridServer() as server:
+        config, edition, _ = sendgrid_setup(tmp_path, server, 10, 2)
+        transport = SendGridTransport(config, sleep=lambda _: None, max_attempts=1)
+        server.respond_next(503, body=b'{"errors": [{"message": "try later"}]}')  # whichever batch comes first
+        report = send(config, edition, transport)
+        received = server.received
+    # Two batches were in flight at once: one failed, the other was taken; the other three never started.
+    assert received == 2
+    assert report.counts == {"subscribers": 10, "sent": 2, "pending": 8, "failed": 0, "unknown": 0}
+    assert report.exit_code == 1 and report.error and "503" in report.error
+
+
+def test_a_batch_starts_as_soon_as_any_one_in_flight_finishes(tmp_path: Path) -> None:
+    with SendGridServer() as server:
+        config, edition, transport = sendgrid_setup(tmp_path, server, 6, 2)
+        release = server.hold_next()
+        result: list[Any] = []
+        sender = threading.Thread(target=lambda: result.append(send(config, edition, transport)))
+        sender.start()
+        try:
+            server.wait_for_held()
+            server.wait_for_requests(3)  # the third batch goes out while the first is still held
+        finally:
+            release.set()
+            sender.join(30)
+        assert result[0].counts["sent"] == 6
+
+
+class _FaultyTransport:
+    """A transport with a bug: it forgets an address, or fails with an error that is not ours."""
+
+    name = "faulty"
+    batch_size = 2
+    concurrency = 1
+
+    def __init__(self, fault: str) -> None:
+        self.fault = fault
+
+    def send_batch(self, edition: Edition, recipients: Any, *, test: bool = False) -> tuple[Any, ...]:
+        from digest.deliver.base import Outcome
+
+        if self.fault == "crash":
+            raise KeyError("a bug in the transport")
+        return tuple(Outcome(r.email, "sent", provider_id="id") for r in recipients[1:])  # forgets the first
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_address_the_transport_did_not_report_is_unknown_not_sent(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path, [("a@example.org", "A"), ("b@example.org", "B")])
+    report = send(config, edition, _FaultyTransport("forget"))
+    with Ledger.open(config.state.dir) as ledger:
+        rows = {d.email: (d.status, d.reason) for d in ledger.deliveries(edition.id)}
+    assert rows == {"a@example.org": ("unknown", "the transport reported no outcome"), "b@example.org": ("sent", None)}
+    assert report.exit_code == 3
+
+
+def test_a_bug_in_a_transport_stops_the_send_and_leaves_its_batch_unknown(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path, [(f"r{i}@example.org", "") for i in range(4)])
+    with pytest.raises(KeyError, match="a bug in the transport"):
+        send(config, edition, _FaultyTransport("crash"))
+    with Ledger.open(config.state.dir) as ledger:
+        rows = {d.email: (d.status, d.reason) for d in ledger.deliveries(edition.id)}
+    crashed = ("unknown", "KeyError: 'a bug in the transport'")
+    assert rows == {"r0@example.org": crashed, "r1@example.org": crashed, "r2@example.org": ("pending", None), "r3@example.org": ("pending", None)}
+
+
+def test_batch_reports_carry_each_count_and_the_error(tmp_path: Path) -> None:
+    with SendGridServer() as server:
+        config, edition, transport = sendgrid_setup(tmp_path, server, 4, 2)
+        server.drop_next()
+        batches: list[BatchReport] = []
+        send(config, edition, transport, on_batch=batches.append)
+    lost = next(b for b in batches if b.unknown)
+    kept = next(b for b in batches if b.sent)
+    assert (lost.size, lost.sent, lost.failed, lost.unknown, lost.not_sent) == (2, 0, 0, 2, 0)
+    assert lost.error and lost.error.startswith("SendGrid's answer was lost")
+    assert (kept.sent, kept.failed, kept.unknown, kept.not_sent, kept.error) == (2, 0, 0, 0, None)
+    assert {b.number for b in batches} == {1, 2} and {b.batches for b in batches} == {2}

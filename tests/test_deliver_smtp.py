@@ -24,7 +24,7 @@ from digest.ledger import Ledger
 from digest.models import Edition
 from digest.subscribers import read_subscribers
 from digest.tokens import read_token
-from tests.support.cli import NOW, SECRET, load_test_config, store_edition, write_config, write_subscribers
+from tests.support.cli import NOW, SECRET, invoke, load_test_config, store_edition, write_config, write_subscribers
 from tests.support.loopback import refused_port
 from tests.support.smtp import SmtpServer
 
@@ -202,3 +202,28 @@ def test_timeout_seconds_bounds_the_wait_for_a_server_that_never_answers(tmp_pat
     [report] = reports
     assert report.error and "cannot connect to 127.0.0.1" in report.error and "timed out" in report.error
     assert report.counts["pending"] == 5 and report.exit_code == 1
+
+
+def test_bounces_in_several_batches_all_count_and_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with SmtpServer() as server:
+        path = write_config(tmp_path, delivery={
+            "transport": "smtp", "smtp_host": "127.0.0.1", "smtp_port": server.port, "smtp_security": "none", "batch_size": 2,
+        })
+        write_subscribers(tmp_path, READERS)
+        config = load_test_config(path)
+        edition = store_edition(config)
+        server.refuse("reader0@example.org", "550 5.1.1 no such user")
+        server.refuse("reader3@example.org", "550 5.1.1 no such user")
+        report = send(config, edition, server)
+    assert (report.sent, report.failed, report.bounced) == (3, 2, 2)
+    assert "permanently refused, now bounced: reader0@example.org" in caplog.messages
+    assert "permanently refused, now bounced: reader3@example.org" in caplog.messages
+
+
+def test_a_send_from_the_command_line_dates_each_message_by_its_clock(tmp_path: Path) -> None:
+    with SmtpServer() as server:
+        config, _ = setup(tmp_path, server, rows=READERS[:1])
+        result = invoke(config.path, "send", "--yes")
+        assert result.exit_code == 0, result.output
+        [received] = server.messages
+    assert received.message["Date"] == "Thu, 26 Nov 2026 08:00:00 +0000"  # DIGEST_NOW, not the wall clock
