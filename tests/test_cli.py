@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 from email import message_from_bytes, policy
@@ -26,6 +27,7 @@ from tests.support.cli import (
     cli_env,
     invoke,
     load_test_config,
+    read_terminal,
     run_digest,
     start_digest,
     store_edition,
@@ -342,3 +344,17 @@ def test_preview_eml_without_the_secret_is_one_clear_error_and_writes_nothing(tm
     assert not out.exists()
     for fmt in ("html", "text", "json"):  # the others need no secret
         assert invoke(config, "preview", "--format", fmt, "--out", str(tmp_path / f"p.{fmt}"), env={"DIGEST_NOW": NOW}).exit_code == 0
+
+
+def test_on_a_terminal_preview_shows_each_page_as_it_is_fetched(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    main, terminal = pty.openpty()
+    try:
+        process = start_digest(config, "preview", "--out", str(tmp_path / "p.html"), stderr=terminal, stdout=subprocess.DEVNULL)
+        os.close(terminal)
+        screen = read_terminal(main, process)
+    finally:
+        os.close(main)
+    assert process.returncode == 0, screen
+    assert f"fetched {SAMPLE_PAGE} (200, " in screen
+    assert "european-defence-budgets.html" in screen  # the related pages too

@@ -26,6 +26,7 @@ from tests.support.cli import (
     cli_env,
     invoke,
     load_test_config,
+    read_terminal,
     run_digest,
     start_digest,
     store_edition,
@@ -310,27 +311,6 @@ def test_send_edition_sends_that_stored_edition_and_builds_nothing(tmp_path: Pat
     assert sorted(p.name for p in (tmp_path / "outbox" / "2026-11-20").glob("*.eml")) == ["alice_at_example.org.eml", "bob_at_example.org.eml"]
     assert not (tmp_path / "state" / "editions" / EDITION).exists()
     assert [e["edition"] for e in status_json(config)["editions"]] == ["2026-11-20"]
-
-
-def read_terminal(main: int, process: subprocess.Popen[str], timeout: float = 60) -> str:
-    """Everything the process writes to the terminal whose other end is `main`, until it exits."""
-    chunks: list[bytes] = []
-
-    def pump() -> None:
-        while True:
-            try:
-                data = os.read(main, 4096)
-            except OSError:  # EIO: the process closed its end of the terminal
-                return
-            if not data:
-                return
-            chunks.append(data)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    process.wait(timeout=timeout)
-    reader.join(timeout)
-    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def test_on_a_terminal_send_shows_a_progress_bar_and_no_batch_lines(tmp_path: Path) -> None:

@@ -201,3 +201,24 @@ class StderrLines:
         self._reader.join(timeout=30)
         assert self._stream is not None
         self._stream.close()
+
+
+def read_terminal(main: int, process: subprocess.Popen[str], timeout: float = 60) -> str:
+    """Everything the process writes to the terminal whose other end is `main`, until it exits."""
+    chunks: list[bytes] = []
+
+    def pump() -> None:
+        while True:
+            try:
+                data = os.read(main, 4096)
+            except OSError:  # EIO: the process closed its end of the terminal
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    process.wait(timeout=timeout)
+    reader.join(timeout)
+    return b"".join(chunks).decode("utf-8", "replace")
