@@ -22,7 +22,7 @@ def test_a_token_reads_back_as_its_address_lowercased() -> None:
 def test_a_link_works_for_400_days_to_the_second_then_expires() -> None:
     token = make_token("ann@example.org", SECRET, clock=lambda: SENT_AT)
     assert read_token(token, SECRET, clock=lambda: SENT_AT + 400 * DAY) == "ann@example.org"
-    with pytest.raises(InvalidTokenError, match="expired"):
+    with pytest.raises(InvalidTokenError, match=r"^this unsubscribe link has expired$"):
         read_token(token, SECRET, clock=lambda: SENT_AT + 400 * DAY + 1)
 
 
@@ -34,13 +34,13 @@ def test_a_link_works_for_400_days_to_the_second_then_expires() -> None:
 def test_a_changed_token_is_refused(mangle: object) -> None:
     token = make_token("ann@example.org", SECRET, clock=lambda: SENT_AT)
     assert callable(mangle)
-    with pytest.raises(InvalidTokenError):
+    with pytest.raises(InvalidTokenError, match=r"^this unsubscribe link is not valid$"):
         read_token(mangle(token), SECRET, clock=lambda: SENT_AT)
 
 
 def test_a_token_signed_with_another_secret_is_refused() -> None:
     token = make_token("ann@example.org", "another-secret", clock=lambda: SENT_AT)
-    with pytest.raises(InvalidTokenError, match="not valid"):
+    with pytest.raises(InvalidTokenError, match=r"^this unsubscribe link is not valid$"):
         read_token(token, SECRET, clock=lambda: SENT_AT)
 
 
@@ -61,5 +61,5 @@ def test_the_unsubscribe_url_carries_a_token_for_the_address() -> None:
 
 def test_a_signed_value_that_is_not_an_address_is_refused() -> None:
     token = make_token("not-an-address", SECRET, clock=lambda: SENT_AT)
-    with pytest.raises(InvalidTokenError, match="not valid"):
+    with pytest.raises(InvalidTokenError, match=r"^this unsubscribe link is not valid$"):
         read_token(token, SECRET, clock=lambda: SENT_AT)
