@@ -397,3 +397,41 @@ def test_batch_reports_carry_each_count_and_the_error(tmp_path: Path) -> None:
     assert lost.error and lost.error.startswith("SendGrid's answer was lost")
     assert (kept.sent, kept.failed, kept.unknown, kept.not_sent, kept.error) == (2, 0, 0, 0, None)
     assert {b.number for b in batches} == {1, 2} and {b.batches for b in batches} == {2}
+
+
+def test_a_batch_size_of_one_sends_one_recipient_per_batch(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path, [(f"r{i}@example.org", "") for i in range(3)], delivery={"batch_size": 1})
+    batches: list[BatchReport] = []
+    report = send(config, edition, on_batch=batches.append)
+    assert report.sent == 3
+    assert sorted((b.number, b.batches, b.size) for b in batches) == [(1, 3, 1), (2, 3, 1), (3, 3, 1)]
+
+
+def test_who_unsubscribed_since_the_last_send_is_dropped_not_left_pending(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path, [("a@example.org", "A"), ("b@example.org", "B"), ("c@example.org", "C")])
+    with Ledger.open(config.state.dir) as ledger:  # an earlier send planned all three, then stopped
+        ledger.add_pending(edition.id, ["a@example.org", "b@example.org", "c@example.org"], edition.built_at)
+    write_subscribers(tmp_path, [("a@example.org", "A"), ("b@example.org", "B", "unsubscribed"), ("c@example.org", "C")])
+    report = send(config, edition)
+    assert report.counts == {"subscribers": 2, "sent": 2, "pending": 0, "failed": 0, "unknown": 0}
+    assert report.exit_code == 0
+
+
+def test_rows_left_in_flight_by_a_dead_send_are_recovered_as_unknown_and_counted(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path, [("a@example.org", "A"), ("b@example.org", "B"), ("c@example.org", "C")])
+    with Ledger.open(config.state.dir) as ledger:  # a send that died with its first batch in flight
+        ledger.add_pending(edition.id, ["a@example.org", "b@example.org", "c@example.org"], edition.built_at)
+        ledger.claim(edition.id, ["a@example.org", "b@example.org"], "dead-1", edition.built_at)
+    report = send(config, edition)
+    assert (report.recovered, report.sent, report.unknown, report.not_sent) == (2, 1, 0, 0)
+    assert report.counts == {"subscribers": 3, "sent": 1, "pending": 0, "failed": 0, "unknown": 2}
+
+
+def test_the_send_report_counts_what_this_send_left_unknown_and_unsent(tmp_path: Path) -> None:
+    with SendGridServer() as server:
+        config, edition, _ = sendgrid_setup(tmp_path, server, 4, 2)
+        transport = SendGridTransport(config, sleep=lambda _: None, max_attempts=1)
+        server.drop_next()
+        server.respond_next(503, body=b'{"errors": [{"message": "try later"}]}')
+        report = send(config, edition, transport)
+    assert (report.planned, report.sent, report.unknown, report.not_sent, report.failed) == (4, 0, 2, 2, 0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from digest.editions import EditionStore, build_edition, edition_id_for, get_edition
-from digest.errors import EditionError, NoSourcesError
+from digest.errors import EditionError, NoSourcesError, StateError
 from tests.support.cli import load_test_config, store_edition, write_config
 
 NOW = datetime(2026, 11, 26, 8, tzinfo=UTC)
@@ -104,3 +104,42 @@ def test_only_complete_editions_are_listed(tmp_path: Path) -> None:
     (root / "2026-11-25").mkdir()  # a folder without its meta.json
     (root / "notes.txt").write_text("not an edition", encoding="utf-8")
     assert EditionStore(config.state.dir).ids() == ["2026-11-26"]
+
+
+def test_saving_again_replaces_the_edition_and_leaves_no_leftovers(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    root = config.state.dir / "editions"
+    (root / ".2026-11-26.old").mkdir(parents=True)  # left by a save that died between its renames
+    (root / ".2026-11-26.old" / "meta.json").write_text("{}", encoding="utf-8")
+    store_edition(config)
+    second = store_edition(config)
+    assert sorted(p.name for p in root.iterdir()) == ["2026-11-26"]
+    assert EditionStore(config.state.dir).load("2026-11-26") == second
+
+
+def test_an_edition_that_cannot_be_stored_names_the_folder_and_the_reason(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    config.state.dir.mkdir()
+    (config.state.dir / "editions").write_text("a file where the folder should be", encoding="utf-8")
+    with pytest.raises(StateError) as caught:
+        store_edition(config)
+    assert str(caught.value) == f"{config.state.dir / 'editions' / '2026-11-26'}: cannot store edition: Not a directory"
+
+
+def test_a_named_edition_that_is_not_stored_lists_the_five_newest_that_are(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    store = EditionStore(config.state.dir)
+    with pytest.raises(EditionError, match=r"\(stored: none\)$"):
+        get_edition(config, store, NOW, edition_id="2026-01-01", must_exist=True)
+    for day in range(20, 26):
+        store_edition(config, edition_id=f"2026-11-{day}")
+    with pytest.raises(EditionError, match=r"\(stored: 2026-11-25, 2026-11-24, 2026-11-23, 2026-11-22, 2026-11-21\)$"):
+        get_edition(config, store, NOW, edition_id="2026-01-01", must_exist=True)
+
+
+def test_building_reports_each_page_as_it_is_fetched(tmp_path: Path) -> None:
+    config = load_test_config(write_config(tmp_path))
+    lines: list[str] = []
+    get_edition(config, EditionStore(config.state.dir), NOW, on_progress=lines.append)
+    assert any(line.startswith("fetched ") and "starmer-white-house.html" in line for line in lines)
+    assert len(lines) == 3  # the page and its two related pages

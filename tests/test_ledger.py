@@ -14,7 +14,7 @@ import pytest
 from digest.errors import StateError
 from digest.ledger import MIGRATIONS, RECOVERED_REASON, Ledger, erased_address, ledger_path
 from digest.locks import send_lock
-from tests.support.cli import REPO
+from tests.support.cli import REPO, StderrLines
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 LIST = ("alice@example.org", "Bob@Example.org", "carol@example.org", "dave@example.org")
@@ -237,3 +237,49 @@ def test_in_flight_rows_count_as_pending_while_a_send_runs_and_unknown_after(tmp
         with send_lock(state):
             assert ledger.edition_summaries()[0]["pending"] == 4
             assert ledger.edition_summaries()[0]["unknown"] == 0
+
+
+def test_the_state_dir_is_created_with_its_parents(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "a" / "b" / "state") as opened:
+        opened.add_pending("2026-11-26", ["alice@example.org"], NOW)
+    assert (tmp_path / "a" / "b" / "state" / "ledger.sqlite3").is_file()
+
+
+def test_a_state_dir_that_cannot_be_made_or_a_ledger_that_cannot_be_opened_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(StateError) as caught:
+        Ledger.open(tmp_path / "file" / "state")
+    assert str(caught.value) == f"{tmp_path / 'file' / 'state'}: cannot create state dir: Not a directory"
+    (tmp_path / "state" / "ledger.sqlite3").mkdir(parents=True)
+    with pytest.raises(StateError) as caught:
+        Ledger.open(tmp_path / "state")
+    assert str(caught.value) == f"{tmp_path / 'state' / 'ledger.sqlite3'}: cannot open the send ledger: unable to open database file"
+
+
+def test_times_in_the_ledger_are_utc_whatever_the_local_time_zone(ledger: Ledger, local_time_new_york: None) -> None:
+    ledger.record_run(NOW, "2026-11-26", "sent", "2 sent")
+    assert ledger.last_run() == {"at": "2026-11-26T07:00:00+00:00", "edition": "2026-11-26", "outcome": "sent", "reason": "2 sent"}
+
+
+def test_a_send_running_in_another_process_is_seen_and_left_alone(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; from digest.locks import send_lock\n"
+         "with send_lock(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()",
+         str(state)],
+        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    lines = StderrLines(holder, holder.stdout)
+    try:
+        lines.wait_for("locked")
+        with Ledger.open(state) as opened:
+            assert opened.send_running()
+        assert holder.poll() is None  # asking did not signal it
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        lines.close()
+    with Ledger.open(state) as opened:
+        assert not opened.send_running()  # its pid is gone

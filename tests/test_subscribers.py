@@ -7,7 +7,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +69,8 @@ def test_reads_quoted_cells_bom_and_blank_lines(tmp_path: Path) -> None:
         (HEADER + "a@example.com,A,active,yesterday,,\n", "{path}:2: subscribed_at must be an ISO 8601 time, got 'yesterday'"),
         (HEADER + "nobody,A,active,,,\n", "{path}:2: 'nobody' is not an email address"),
         (HEADER + 'a@example.com,"open quote,active,,,\n', "{path}:2: not valid CSV: unexpected end of data"),
+        (HEADER + "a@example.com,A,unsubscribed,,last week,\n", "{path}:2: unsubscribed_at must be an ISO 8601 time, got 'last week'"),
+        ('"email' + "x" * 200_000 + '",name\n', "{path}:1: not valid CSV: field larger than field limit (131072)"),
     ],
 )
 def test_malformed_list_names_file_and_line(tmp_path: Path, content: str, message: str) -> None:
@@ -78,6 +79,25 @@ def test_malformed_list_names_file_and_line(tmp_path: Path, content: str, messag
     with pytest.raises(SubscribersError) as caught:
         read_subscribers(path)
     assert str(caught.value) == message.format(path=path)
+
+
+def test_a_list_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    path.write_bytes(HEADER.encode() + b"a@example.com,A,active,,,cli\nb@example.com,Jos\xe9,active,,,cli\n")
+    with pytest.raises(SubscribersError) as caught:
+        read_subscribers(path)
+    assert str(caught.value) == f"{path}:3: not UTF-8 text; save the file as UTF-8"
+
+
+def test_an_empty_list_file_has_no_subscribers_and_an_unreadable_one_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.csv"
+    path.write_bytes(b"")
+    assert read_subscribers(path) == ()
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    with pytest.raises(SubscribersError) as caught:
+        read_subscribers(folder)
+    assert str(caught.value) == f"{folder}: cannot read the subscriber list: Is a directory"
 
 
 # -- status changes --------------------------------------------------------------------------------
@@ -481,22 +501,6 @@ def test_a_file_that_is_not_csv_text_is_refused_naming_the_line(tmp_path: Path, 
         import_subscribers(path, upload, NOW)
     assert str(caught.value) == message.format(file=upload)
     assert path.read_bytes() == (FIXTURES / "existing.csv").read_bytes()
-
-
-@pytest.fixture
-def local_time_new_york() -> Iterator[None]:
-    """The process's local time zone is New York (times in the list must still be UTC)."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "America/New_York"
-    time.tzset()
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 def test_times_are_written_in_utc_whatever_the_local_time_zone(tmp_path: Path, local_time_new_york: None) -> None:
