@@ -20,7 +20,8 @@ of the day. Each fills a section up to max_items in its own order.
 
     python benchmarks/eval_condense.py [--data DIR] [--no-check]
 
-Exits 1 when a target is missed (TARGETS below).
+Exits 1 when a target is missed on a tuning sample (PRECISION_TARGETS and failures() below); what
+the held-out samples miss is printed, not enforced, so that they stay a fair test.
 """
 
 from __future__ import annotations
@@ -262,12 +263,13 @@ def evaluate(data: Path = DATA_DIR) -> list[tuple[Sample, str, Scores]]:
     return results
 
 
-def failures(results: Sequence[tuple[Sample, str, Scores]]) -> list[str]:
-    """The targets missed, one line each."""
+def failures(results: Sequence[tuple[Sample, str, Scores]], split: str = "tune") -> list[str]:
+    """The targets missed on the samples of one split, one line each."""
     missed = []
     by_sample: dict[str, dict[str, Scores]] = {}
     for sample, method, scores in results:
-        by_sample.setdefault(sample.name, {})[method] = scores
+        if sample.split == split:
+            by_sample.setdefault(sample.name, {})[method] = scores
     for name, scores in by_sample.items():
         ours = scores["digest"]
         floor = PRECISION_TARGETS.get(name)
@@ -312,6 +314,8 @@ def main() -> int:
         for sample, method, s in results:
             if method == "digest" and s.missing:
                 print(f"  {sample.name} missing: {', '.join(s.missing)}")
+    for line in failures(results, "held-out"):
+        print(f"held-out, reported only: {line}")
     missed = failures(results)
     for line in missed:
         print(f"target missed: {line}")

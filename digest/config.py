@@ -40,28 +40,7 @@ class SectionConfig:
     title: str
     keywords: tuple[str, ...]
     max_items: int = 4
-    min_score: float = 0.0  # a bullet scoring below this is left out (0: no floor)
-
-
-DEFAULT_SECTIONS = (
-    SectionConfig(
-        "Ukraine peace",
-        ("ukraine", "ukrainian", "kyiv", "ceasefire", "peace", "peacekeepers", "peacekeeping",
-         "russia", "russian", "putin", "moscow", "zelensky", "security guarantees", "negotiations",
-         "settlement", "sanctions", "invasion", "troops"),
-    ),
-    SectionConfig(
-        "Defence spending",
-        ("defence", "defense", "military", "spending", "gdp", "gross domestic product", "budget",
-         "nato", "armed forces", "army", "procurement", "expenditure", "rearmament"),
-    ),
-    SectionConfig(
-        "AI/tech partnership",
-        ("ai", "artificial intelligence", "technology", "technologies", "tech", "partnership",
-         "semiconductor", "chips", "data centre", "data center", "compute", "investment",
-         "regulation", "summit", "quantum", "cyber"),
-    ),
-)
+    min_score: float = 0.0  # a bullet scoring below this (0-1 scale) is left out (0: no floor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +170,7 @@ class Config:
     path: Path | None  # the file read; None for the bundled sample
     newsletter: NewsletterConfig
     sources: tuple[Source, ...]
-    sections: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
+    sections: tuple[SectionConfig, ...] = ()  # parse_config fills in the bundled sample's when the file has none
     schedule: ScheduleConfig = ScheduleConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
@@ -300,19 +279,7 @@ def parse_config(
     )
 
     raw_sections = data.get("sections")
-    if raw_sections is None:
-        sections = DEFAULT_SECTIONS
-    else:
-        if not isinstance(raw_sections, list) or not raw_sections:
-            raise ConfigError(f"{where.at(None, 'sections')}sections must be a non-empty array of tables ([[sections]])")
-        sections = tuple(
-            _table(SectionConfig, raw, f"sections[{i}]", where, table_name="sections")
-            for i, raw in enumerate(raw_sections)
-        )
-        for i, section in enumerate(sections):
-            if not section.keywords:
-                raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {section.title!r}: keywords must not be empty")
-            _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
+    sections = default_sections() if raw_sections is None else _sections(raw_sections, where)
 
     delivery = _table(DeliveryConfig, data.get("delivery", {}), "delivery", where)
     if delivery.transport not in TRANSPORTS:
@@ -356,6 +323,33 @@ def parse_config(
         serve=serve,
         secrets=Secrets.from_env(env),
     )
+
+
+def _sections(raw_sections: Any, where: _Locator) -> tuple[SectionConfig, ...]:
+    if not isinstance(raw_sections, list) or not raw_sections:
+        raise ConfigError(f"{where.at(None, 'sections')}sections must be a non-empty array of tables ([[sections]])")
+    sections = tuple(
+        _table(SectionConfig, raw, f"sections[{i}]", where, table_name="sections") for i, raw in enumerate(raw_sections)
+    )
+    for i, section in enumerate(sections):
+        if not section.title.strip():
+            raise ConfigError(f"{where.at('sections', 'title')}[[sections]] title must not be empty")
+        if not section.keywords:
+            raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {section.title!r}: keywords must not be empty")
+        _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
+        if not 0.0 <= section.min_score < 1.0:
+            raise ConfigError(
+                f"{where.at('sections', 'min_score')}[[sections]] {section.title!r}: min_score must be from 0 to "
+                f"below 1 (0.5 keeps plain statements, 0.7 only strong ones), got {section.min_score}"
+            )
+    return sections
+
+
+def default_sections() -> tuple[SectionConfig, ...]:
+    """The sections of the bundled sample config, for a config file that has no [[sections]]."""
+    sample = bundled_dir("samples") / "digest.toml"
+    text = _read(sample)
+    return _sections(tomllib.loads(text)["sections"], _Locator(sample, text))
 
 
 @dataclass(frozen=True, slots=True)

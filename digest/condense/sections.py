@@ -31,7 +31,7 @@ FEEDBACK_MIN_DF = 2  # a word must occur in this many examples to join the vocab
 EXPANSION_TERMS = 25
 EXPANSION_CAP = 0.6  # one expansion word is worth at most this fraction of an average seed
 PARAGRAPH_CONTEXT = 0.25
-ARTICLE_CONTEXT = 0.15
+ARTICLE_CONTEXT = 0.45
 RELEVANCE_FLOOR = 0.75  # in units of an average seed match
 MARGIN = 1.25  # the winner must beat the runner-up by this factor
 
