@@ -59,7 +59,7 @@ _DANGLING = re.compile(
     r"yet|still|instead|therefore|thus|then|in addition|as a result|this|that|these|those|it|its|he|she|they|his|"
     r"her|their|such|the latter|the former)\b|"
     r"^(?:in|after|despite|given|with|against|because\s+of|amid|following|as|on|at|beyond|under)\b[^,]{0,60}"
-    r"\b(?:this|that|these|those|such)\b[^,]{0,40},|"
+    r"\b(?:this|that|these|those|such)\b(?!\s+(?:week|month|year|morning|season))[^,]{0,40},|"
     r"[\"”’]\s*,?\s*(?:he|she|they)\s+(?:said|added|told)\b",
     re.IGNORECASE,
 )

@@ -15,10 +15,11 @@ Extractive only: a bullet shows words of its article exactly as written, credite
    the first paragraphs, the lead article; background, biography and scene-setting rank low.
    score = news + 0.3 * relevance (capped at 3), shown on a 0-1 scale as score / (score + 1).
 4. Leave out what was sent (repeats.py). A candidate saying what a statement of a recent edition
-   said (`history`), with no new figure, is dropped; a section may come out empty.
+   said (`history`), with no new figure, is dropped; a section may come out empty. The shortlist
+   below is filled with candidates not sent before.
 5. Choose. Going down the ranking, each section takes up to `max_items` statements scoring at
-   least `min_score`. A statement less 0.25 per bullet its section already has from the same
-   article, and less its share already said by the section's bullets. One that says the same as a
+   least `min_score` (and 0.5 raw, below which a statement is filler). Each step takes the best
+   score less its share already said by the section's bullets (MMR). One that says the same as a
    chosen bullet becomes one of that bullet's `also` sources instead; one that is mostly said
    already (80%) is dropped.
 
@@ -50,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 RELEVANCE_WEIGHT = 0.3
 RELEVANCE_CAP = 1.5
-SAME_SOURCE_PENALTY = 0.0
 REDUNDANCY_PENALTY = 1.0
 MOSTLY_SAID = 0.8
 SHORTLIST_PER_ITEM = 3
@@ -110,11 +110,17 @@ def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner
     for index, sentence in enumerate(sentences):
         if sentence.shown is None:
             continue
+        joined = index > 0 and sentence.shown != sentence.text and sentence.shown.endswith(sentence.text)
         section = assigner.section_of(index)
+        if section is None and joined:
+            section = assigner.section_of(index - 1)  # joined with the sentence before: its topic too
         if section is None:
             continue
         lead = articles[sentence.article].via is None
-        relevance = min(assigner.relevance_of(index, section), RELEVANCE_CAP)
+        relevance = assigner.relevance_of(index, section)
+        if joined:
+            relevance = max(relevance, assigner.relevance_of(index - 1, section))
+        relevance = min(relevance, RELEVANCE_CAP)
         score = newsworthiness(sentence.shown, paragraph=sentence.paragraph, first=sentence.position == 0, lead_article=lead)
         found.append(
             _Candidate(
@@ -128,16 +134,18 @@ def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner
     return found
 
 
-def _shortlist(candidates: list[_Candidate], sections: Sequence[SectionConfig]) -> list[_Candidate]:
-    """The best few candidates of each section, unique texts only, in ranking order."""
+def _shortlist(candidates: list[_Candidate], sections: Sequence[SectionConfig], sent: History) -> list[_Candidate]:
+    """The best few candidates of each section not sent before, unique texts only, in ranking order."""
     by_section: list[list[_Candidate]] = [[] for _ in sections]
     seen: set[str] = set()
     for candidate in sorted(candidates, key=lambda c: c.rank_key):
-        if candidate.text in seen:
+        section = sections[candidate.section]
+        if candidate.text in seen or len(by_section[candidate.section]) >= max(
+            SHORTLIST_PER_ITEM * section.max_items, SHORTLIST_MIN
+        ):
             continue
         seen.add(candidate.text)
-        section = sections[candidate.section]
-        if len(by_section[candidate.section]) < max(SHORTLIST_PER_ITEM * section.max_items, SHORTLIST_MIN):
+        if not sent.repeats(candidate.text, candidate.print):
             by_section[candidate.section].append(candidate)
     return sorted((c for shortlist in by_section for c in shortlist), key=lambda c: c.rank_key)
 
@@ -155,12 +163,7 @@ def _choose(
             picked = chosen[c.section]
             said_terms = frozenset().union(*(p.candidate.print.terms for p in picked))
             said_figures = frozenset().union(*(p.candidate.print.figures for p in picked))
-            same_source = sum(1 for p in picked if p.candidate.article == c.article)
-            return (
-                c.score
-                - SAME_SOURCE_PENALTY * same_source
-                - REDUNDANCY_PENALTY * similarity.covered(c.print, said_terms, said_figures)
-            )
+            return c.score - REDUNDANCY_PENALTY * similarity.covered(c.print, said_terms, said_figures)
 
         open_sections = [c for c in remaining if len(chosen[c.section]) < sections[c.section].max_items]
         if not open_sections:
@@ -230,13 +233,11 @@ def condense(
     assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections])
     similarity = Similarity(assigner.idf)
     candidates = _candidates(articles, sentences, assigner)
-    shortlist = _shortlist(candidates, sections)
-    sent = History(history, similarity)
-    fresh = [c for c in shortlist if not sent.repeats(c.text, c.print)]
-    chosen = _choose(fresh, sections, similarity)
+    shortlist = _shortlist(candidates, sections, History(history, similarity))
+    chosen = _choose(shortlist, sections, similarity)
     logger.debug(
-        "condense: %d articles, %d sentences, %d candidates, %d shortlisted, %d not sent before",
-        len(articles), len(sentences), len(candidates), len(shortlist), len(fresh),
+        "condense: %d articles, %d sentences, %d candidates, %d shortlisted (not sent before)",
+        len(articles), len(sentences), len(candidates), len(shortlist),
     )
     built = []
     for index, section in enumerate(sections):

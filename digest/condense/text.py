@@ -53,7 +53,11 @@ _DANGLING_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 # A leading phrase pointing back ("In light of this shifting landscape,", "Despite that,").
-_BACK_REFERENCE = re.compile(r"\b(?:this|that|these|those|such|then)\b", re.IGNORECASE)
+_BACK_REFERENCE = re.compile(
+    r"\b(?:this|that|these|those|such|then)\b(?!\s+(?:morning|afternoon|evening|week|weekend|month|year|spring|"
+    r"summer|autumn|winter|season|quarter|century)\b)",
+    re.IGNORECASE,
+)
 # A quote credited only to a pronoun: ..." he said. / ," she added.
 _PRONOUN_SPEAKER = re.compile(r"['\"’”]\s*,?\s*(?:he|she|they|it|we)\s+(?:said|says|added|told|warned|stated)\b", re.IGNORECASE)
 # Lead-in clauses a long sentence may lose when what follows is a whole sentence.
