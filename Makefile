@@ -31,8 +31,9 @@ system-deps:
 test: $(TEST_STAMP) system-deps
 	$(BIN)/python -m pytest
 
-## eval: extraction quality on the 60-page benchmark, ours against plain trafilatura
-eval: $(STAMP)
+## eval: quality tables: condense against Lead-3 and LexRank on labelled samples, extraction against plain trafilatura
+eval: $(TEST_STAMP)
+	$(BIN)/python benchmarks/eval_condense.py
 	$(BIN)/python benchmarks/eval_extraction.py
 
 ## bench: speed and memory benchmarks, each beside its baseline measured in the same run

@@ -32,7 +32,6 @@ Sections come out in config order, empty ones included. Digest.sources lists eve
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime

@@ -45,8 +45,7 @@ LONG_PENALTY_PER_WORD = 0.03
 
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'&-]*[A-Za-z]|\b[A-Z]{2,}\b")
 _MONTHS_AND_DAYS = frozenset(
-    "January February March April May June July August September October November December Monday Tuesday "
-    "Wednesday Thursday Friday Saturday Sunday I".split()
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "I"]
 )
 _ACT = re.compile(
     r"(?<!would )(?<!could )(?<!might )(?<!may )(?<!should )\b(?:launch\w+|"
@@ -116,7 +115,7 @@ def newsworthiness(text: str, *, paragraph: int, first: bool, lead_article: bool
         + (LEDE_BONUS if first else 0.0)
         + (DATED_BONUS if _DATED.search(text) else 0.0)
         + (QUOTE_BONUS if quoted else 0.0)
-        + LEAD_PARAGRAPH_BONUS / (1 + paragraph) ** 1.0
+        + LEAD_PARAGRAPH_BONUS / (1 + paragraph)
         + (LEAD_ARTICLE_BONUS if lead_article else 0.0)
         - LONG_PENALTY_PER_WORD * max(0, word_count(text) - TARGET_WORDS)
     )

@@ -67,7 +67,7 @@ _LEAD_IN_START = re.compile(
     re.IGNORECASE,
 )
 
-STOP_WORDS = frozenset("""
+_STOP_WORD_LIST = """
 a about above after again against all almost also although am among an and any are around as at be because been
 before being below between both but by can could did do does doing down during each either else even ever every few
 for from further had has have having he her here hers herself him himself his how i if in into is it its itself just
@@ -75,8 +75,9 @@ least less many may me might more most much must my myself no nor not now of off
 ourselves out over own per quite rather same several shall she should since so some such than that the their theirs
 them themselves then there these they this those though through thus to too under until up upon us very via was we
 were what when where whether which while who whom whose why will with within without would yet you your yours
-yourself said says say saying told tell according added stated asked like well one two three also however
-""".split())
+yourself said says say saying told tell according added stated asked like well one two three
+"""
+STOP_WORDS = frozenset(_STOP_WORD_LIST.split())
 
 _english = stemmer("english")
 
