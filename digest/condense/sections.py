@@ -62,6 +62,11 @@ def seed_phrases(title: str, keywords: Sequence[str]) -> dict[tuple[str, ...], f
     return phrases
 
 
+def _is_term(phrase: tuple[str, ...]) -> bool:
+    """One content word; a stop word given as a keyword is matched like a phrase, against every word."""
+    return len(phrase) == 1 and phrase[0] not in STOP_WORDS
+
+
 def _idf(sentences: Sequence[Sentence]) -> dict[str, float]:
     df: Counter[str] = Counter()
     for sentence in sentences:
@@ -98,8 +103,8 @@ class SectionAssigner:
         self.unit = sum(all_seed_idfs) / len(all_seed_idfs) if all_seed_idfs else 1.0
         seed_vocabularies = [
             Vocabulary(
-                terms={p[0]: share * phrase_idf(p) / sharing[p] / self.unit for p, share in phrases.items() if len(p) == 1},
-                phrases={p: share * phrase_idf(p) / sharing[p] / self.unit for p, share in phrases.items() if len(p) > 1},
+                terms={p[0]: share * phrase_idf(p) / sharing[p] / self.unit for p, share in phrases.items() if _is_term(p)},
+                phrases={p: share * phrase_idf(p) / sharing[p] / self.unit for p, share in phrases.items() if not _is_term(p)},
                 seeds=frozenset(s for p in phrases for s in p),
             )
             for phrases in seeds
