@@ -31,7 +31,8 @@ system-deps:
 test: $(TEST_STAMP) system-deps
 	$(BIN)/python -m pytest
 
-## eval: quality tables: condense against Lead-3 and LexRank on labelled samples, extraction against plain trafilatura
+## eval: quality tables: condense against Lead-3 and LexRank on labelled samples; extraction on both
+## benchmark splits (dev, validation) against plain trafilatura
 eval: $(TEST_STAMP)
 	$(BIN)/python benchmarks/eval_condense.py
 	$(BIN)/python benchmarks/eval_extraction.py
