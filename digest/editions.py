@@ -63,7 +63,7 @@ def build_edition(
         now=now,
         failures=failures,
     )
-    return Edition(id=edition_id, digest=digest, email=render_email(digest, config.newsletter), built_at=now)
+    return Edition(id=edition_id, digest=digest, email=render_email(digest, config.newsletter, config.email), built_at=now)
 
 
 class EditionStore:
