@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from digest.cli import cli
@@ -56,6 +57,12 @@ def test_preview_with_no_config_builds_the_bundled_sample_and_prints_the_path(sa
     for phrase in BOILERPLATE:
         assert phrase not in html
     assert "%%" not in html  # no placeholder left for a reader to see
+    # Each headline once, in Sources: bullets credit their publisher in a few words.
+    stored = json.loads((sample_cwd / ".digest" / "editions" / EDITION / "digest.json").read_text(encoding="utf-8"))
+    shown = BeautifulSoup(html, "html.parser").get_text()
+    assert sum(len(section["items"]) for section in stored["sections"]) >= 6
+    for source in stored["sources"]:
+        assert shown.count(source["title"]) == 1, source["title"]
 
 
 def test_preview_json_is_the_interface_shape_and_every_bullet_is_from_its_source(sample_cwd: Path) -> None:

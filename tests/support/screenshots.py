@@ -2,7 +2,8 @@
 
     python -m tests.support.screenshots build/screenshots
 
-Writes `<edition>-<width>-<scheme>.png` for a person to look at; nothing here is asserted.
+Writes `<edition>-<width>-<scheme>.png`, as the reader Ann gets it, for a person to look at;
+nothing here is asserted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 from digest.config import EmailConfig, NewsletterConfig
+from digest.deliver.base import Recipient
+from digest.deliver.message import personalise
 from digest.models import Digest
 from digest.render import render_email
 from tests.support.browser import (
@@ -32,6 +35,7 @@ NEWSLETTER = NewsletterConfig(
     postal_address="The Transatlantic Brief, 1 Example Street, London EC1A 1AA, United Kingdom",
     base_url="https://news.example.org",
 )
+READER = Recipient("ann@example.org", "Ann", "https://news.example.org/unsubscribe/token")
 
 
 def take_screenshots(folder: Path, email: EmailConfig | None = None) -> list[Path]:
@@ -42,7 +46,8 @@ def take_screenshots(folder: Path, email: EmailConfig | None = None) -> list[Pat
         for name, fixture in EDITIONS.items():
             digest = Digest.from_json(json.loads(fixture.read_text(encoding="utf-8")))
             page = Path(scratch) / f"{name}.html"
-            page.write_text(render_email(digest, NEWSLETTER, email).html, encoding="utf-8")
+            html, _ = personalise(render_email(digest, NEWSLETTER, email), READER)
+            page.write_text(html, encoding="utf-8")
             for viewport in (PHONE, DESKTOP):
                 for scheme in ("light", "dark"):
                     set_viewport(browser, viewport)
