@@ -52,7 +52,7 @@ email-checks: $(TEST_STAMP) npm-deps
 	@test -f $(VENV)/node_modules/@jsx-email/doiuse-email/package.json || $(NPM_INSTALL) $(AXE_CORE) $(DOIUSE_EMAIL)
 	$(BIN)/python benchmarks/email_checks.py
 
-## eval: extraction quality on the 60-page benchmark, ours against plain trafilatura
+## eval: extraction quality on both benchmark splits (dev, validation), ours against plain trafilatura
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_extraction.py
 
