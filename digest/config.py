@@ -308,9 +308,7 @@ def parse_config(
             f"{where.at('novelty', 'window_days')}[novelty] window_days: must not exceed [state] keep_days ({state.keep_days}), "
             f"since older editions are removed, got {novelty.window_days}"
         )
-    email = _table(EmailConfig, data.get("email", {}), "email", where)
-    if email.template_dir is not None:
-        email = _replace(email, template_dir=_resolve(email.template_dir, sources_dir))
+    email = _email(_table(EmailConfig, data.get("email", {}), "email", where), sources_dir, where)
     signup = _table(SignupConfig, data.get("signup", {}), "signup", where)
     serve = _table(ServeConfig, data.get("serve", {}), "serve", where)
 
@@ -370,6 +368,42 @@ def _source(table: _SourceTable, base: Path) -> Source:
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
         return Source(url, table.follow_related)
     return Source(str(_resolve(Path(url).expanduser(), base)), table.follow_related)
+
+
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+# The email's content column is 600 px with 24 px padding on each side.
+MAX_LOGO_WIDTH = 552
+
+
+def _email(email: EmailConfig, base: Path, where: _Locator) -> EmailConfig:
+    """[email] checked: hex colours made #rrggbb, a logo with its size, an existing template folder."""
+    colors = {}
+    for key in ("accent_color", "masthead_color"):
+        value = getattr(email, key).strip()
+        if not _HEX_COLOR.fullmatch(value):
+            raise ConfigError(f"{where.at('email', key)}[email] {key}: expected a hex colour like \"#1a2b3c\", got {value!r}")
+        digits = value[1:].lower()
+        colors[key] = "#" + (digits if len(digits) == 6 else "".join(d * 2 for d in digits))
+    if email.logo_url is None:
+        for key in ("logo_width", "logo_height", "logo_alt"):
+            if getattr(email, key) is not None:
+                raise ConfigError(f"{where.at('email', key)}[email] {key}: only used with logo_url; set logo_url or remove it")
+    else:
+        if not re.fullmatch(r"https?://[^\s/?#]+\S*", email.logo_url):
+            raise ConfigError(f"{where.at('email', 'logo_url')}[email] logo_url: expected an http(s) URL of an image, got {email.logo_url!r}")
+        for key, maximum in (("logo_width", MAX_LOGO_WIDTH), ("logo_height", 400)):
+            value = getattr(email, key)
+            if value is None:
+                raise ConfigError(f"{where.at('email', 'logo_url')}[email] {key}: required with logo_url (the image's size in pixels)")
+            if not 1 <= value <= maximum:
+                raise ConfigError(f"{where.at('email', key)}[email] {key}: must be between 1 and {maximum} pixels, got {value}")
+    template_dir = email.template_dir
+    if template_dir is not None:
+        template_dir = _resolve(template_dir, base)
+        if not template_dir.is_dir():
+            raise ConfigError(f"{where.at('email', 'template_dir')}[email] template_dir: folder {template_dir} not found")
+    checked: EmailConfig = _replace(email, template_dir=template_dir, **colors)
+    return checked
 
 
 def _resolve(path: Path, base: Path) -> Path:
