@@ -5,8 +5,9 @@ body) or pages (HTML, run through extract_article), the sections, the sentences 
 hold (a fragment of each, the sections allowed, and the fact it states: two items stating one fact
 are a duplicate) and, per section, the facts it must cover. A sentence not listed belongs in no
 section (background, biography, scene-setting, transitions, off-topic). A sample with
-"history_from" is a day 2: each method gets its own day-1 digest's bullets as history, and an item
-stating a fact of that day-1 digest is a repeat. Samples with "split": "held-out" were written
+"history_from" is a day 2: each method gets its own day-1 digest's bullets as history (and digest
+the URLs of the articles that day 1 already had unchanged, as build_edition passes them), and an
+item stating a fact of that day-1 digest is a repeat. Samples with "split": "held-out" were written
 before tuning and are never tuned on.
 
 Metrics, per sample and method: precision (items in a section gold allows / items), coverage
@@ -180,11 +181,12 @@ def facts_of(sample: Sample, items: Sequence[Item]) -> set[str]:
     return {gold["fact"] for gold in (_gold_of(sample, i.text) for i in items) if gold}
 
 
-Method = Callable[[Sample, Sequence[str]], list[Item]]
+Method = Callable[[Sample, Sequence[str], frozenset[str]], list[Item]]
 
 
-def run_digest(sample: Sample, history: Sequence[str]) -> list[Item]:
-    digest = condense(sample.articles, sample.sections, edition="eval", title="eval", now=NOW, history=history)
+def run_digest(sample: Sample, history: Sequence[str], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
+    digest = condense(sample.articles, sample.sections, edition="eval", title="eval", now=NOW, history=history,
+                      stale_urls=stale_urls)
     return [Item(s.title, b.text, b.source.url) for s in digest.sections for b in s.bullets]
 
 
@@ -199,7 +201,7 @@ def _fill(sample: Sample, ordered: Sequence[tuple[int, str]]) -> list[Item]:
     return [item for section in items for item in section]
 
 
-def run_lead3(sample: Sample, history: Sequence[str]) -> list[Item]:
+def run_lead3(sample: Sample, history: Sequence[str], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
     ordered = []
     for index, article in enumerate(sample.articles):
         material = [s for s in split_sentences(article.text) if is_bullet_material(s)]
@@ -219,7 +221,7 @@ class _Tokenizer:
         return re.findall(r"[^\W_]+(?:['’][^\W_]+)*", sentence)
 
 
-def run_lexrank(sample: Sample, history: Sequence[str]) -> list[Item]:
+def run_lexrank(sample: Sample, history: Sequence[str], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
     from sumy.nlp.stemmers import Stemmer
     from sumy.parsers.plaintext import PlaintextParser
     from sumy.summarizers.lex_rank import LexRankSummarizer
@@ -263,12 +265,15 @@ def evaluate(data: Path = DATA_DIR, splits: Sequence[str] | None = None) -> list
         for method, runner in RUNNERS.items():
             previous: set[str] | None = None
             history: list[str] = []
+            stale: frozenset[str] = frozenset()
             if sample.history_from is not None:
                 day1 = samples.get(sample.history_from) or load_sample(data / sample.history_from)
-                day1_items = runner(day1, ())
+                day1_items = runner(day1, (), frozenset())
                 history = [i.text for i in day1_items]
                 previous = facts_of(day1, day1_items)
-            results.append((sample, method, score(sample, runner(sample, history), previous)))
+                sent = {(a.url, a.text) for a in day1.articles}
+                stale = frozenset(a.url for a in sample.articles if (a.url, a.text) in sent)
+            results.append((sample, method, score(sample, runner(sample, history, stale), previous)))
     return results
 
 

@@ -87,7 +87,7 @@ def test_every_bullet_is_a_verbatim_sentence_of_the_article_it_credits() -> None
     by_url = {a.url: a for a in ALL_ARTICLES}
 
     bullets = [b for s in digest.sections for b in s.bullets]
-    assert len(bullets) > 15
+    assert len(bullets) >= 12
     for bullet in bullets:
         article = by_url[bullet.source.url]
         assert bullet.text in article.text
@@ -342,7 +342,7 @@ def test_the_same_fact_from_two_outlets_is_one_bullet_crediting_both() -> None:
     assert digest.to_json()["sections"][0]["items"][0]["also"] == [{"url": other.url, "title": "Third cut", "site": "wire.example.com"}]
 
 
-def test_an_opening_that_leans_on_the_sentence_before_is_left_off_or_joined() -> None:
+def test_an_opening_that_leans_on_the_sentence_before_is_joined_with_it_or_not_used() -> None:
     text = "\n\n".join([
         "Ministers met in Seville to discuss the lunar programme.",
         "In light of this shifting landscape, Germany and France agreed to fund a lunar lander for €4.2bn.",
@@ -353,8 +353,8 @@ def test_an_opening_that_leans_on_the_sentence_before_is_left_off_or_joined() ->
 
     shown = texts(build([article], [SectionConfig("Moon", ("lunar", "lander", "rovers"), max_items=10)]))
 
-    assert "Germany and France agreed to fund a lunar lander for €4.2bn." in shown
     assert "The agency ordered two lunar rovers on Tuesday. It will pay €300m for them over five years." in shown
+    assert not [t for t in shown if "Germany and France" in t or "fell short" in t]  # never cut part-way into a sentence
     assert not [t for t in shown if t.startswith(("However", "In light of", "It "))]
     assert all(t in text for t in shown)
 

@@ -32,12 +32,13 @@ Sections come out in config order, empty ones included. Digest.sources lists eve
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from digest.condense.news import newsworthiness
+from digest.condense.news import is_background, newsworthiness, states_news
 from digest.condense.repeats import Fingerprint, History, Similarity, fingerprint
 from digest.condense.sections import SectionAssigner
 from digest.condense.text import Sentence, article_sentences, split_sentences
@@ -64,14 +65,15 @@ class _Candidate:
     section: int
     score: float  # raw score, see the module docstring
     print: Fingerprint
+    stale: bool  # from an article that went unchanged into a sent edition
 
     @property
     def article(self) -> int:
         return self.sentence.article
 
     @property
-    def rank_key(self) -> tuple[float, int, int]:
-        return (-self.score, self.sentence.article, self.sentence.position)
+    def rank_key(self) -> tuple[bool, float, int, int]:
+        return (self.stale, -self.score, self.sentence.article, self.sentence.position)
 
 
 @dataclass(slots=True)
@@ -95,7 +97,7 @@ def statement_sections(articles: Sequence[Article], sections: Sequence[SectionCo
     For comparing other ways of choosing sentences under the same assignment (benchmarks).
     """
     sentences = _sentences(articles)
-    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections])
+    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections], [a.title for a in articles])
     found = {}
     for index, sentence in enumerate(sentences):
         section = assigner.section_of(index)
@@ -104,10 +106,13 @@ def statement_sections(articles: Sequence[Article], sections: Sequence[SectionCo
     return found
 
 
-def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner: SectionAssigner) -> list[_Candidate]:
+def _candidates(
+    articles: Sequence[Article], sentences: list[Sentence], assigner: SectionAssigner, year: int, stale_urls: frozenset[str]
+) -> list[_Candidate]:
     found = []
+    earlier: defaultdict[tuple[int, int], set[int]] = defaultdict(set)  # (article, section) -> paragraphs with candidates
     for index, sentence in enumerate(sentences):
-        if sentence.shown is None:
+        if sentence.shown is None or is_background(sentence.shown, year) or not states_news(sentence.shown):
             continue
         joined = index > 0 and sentence.shown != sentence.text and sentence.shown.endswith(sentence.text)
         section = assigner.section_of(index)
@@ -120,7 +125,15 @@ def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner
         if joined:
             relevance = max(relevance, assigner.relevance_of(index - 1, section))
         relevance = min(relevance, RELEVANCE_CAP)
-        score = newsworthiness(sentence.shown, paragraph=sentence.paragraph, first=sentence.position == 0, lead_article=lead)
+        # The inverted pyramid holds per topic: the lead article's first paragraph on a section's topic
+        # holds its main fact on it, even deep in the article. A related page is about its own topic: what
+        # it says in passing on another section's (often a recap of the lead story) ranks by its place.
+        paragraphs_before = earlier[(sentence.article, section)] - {sentence.paragraph}
+        earlier[(sentence.article, section)].add(sentence.paragraph)
+        home = assigner.home_of(sentence.article)
+        side_mention = not lead and home is not None and home != section
+        depth = sentence.depth if side_mention else len(paragraphs_before)
+        score = newsworthiness(sentence.shown, depth=depth, lede=sentence.lede, lead_article=lead)
         found.append(
             _Candidate(
                 text=sentence.shown,
@@ -128,6 +141,7 @@ def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner
                 section=section,
                 score=score + RELEVANCE_WEIGHT * relevance,
                 print=fingerprint(sentence.shown),
+                stale=articles[sentence.article].url in stale_urls,
             )
         )
     return found
@@ -168,7 +182,7 @@ def _choose(
         if not open_sections:
             leftovers.extend(remaining)
             break
-        best = max(open_sections, key=lambda c: (adjusted(c), -c.article, -c.sentence.position))
+        best = max(open_sections, key=lambda c: (not c.stale, adjusted(c), -c.article, -c.sentence.position))
         remaining.remove(best)
         twin = _same_as(best, chosen, similarity)
         if twin is not None:
@@ -222,16 +236,19 @@ def condense(
     now: datetime,
     failures: Sequence[SourceFailure] = (),
     history: Sequence[str] = (),
+    stale_urls: frozenset[str] = frozenset(),
 ) -> Digest:
     """Build the digest of one edition from its articles. Pure; raises nothing of its own.
 
     `history` holds the statements (bullet texts) already sent in recent editions: a sentence
     saying the same again is left out unless its figures changed, so a section may come out empty.
+    `stale_urls` names the articles that went unchanged into a sent edition: their statements rank
+    below those of new or changed articles, so an edition leads with what is new.
     """
     sentences = _sentences(articles)
-    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections])
+    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections], [a.title for a in articles])
     similarity = Similarity(assigner.idf)
-    candidates = _candidates(articles, sentences, assigner)
+    candidates = _candidates(articles, sentences, assigner, now.year, stale_urls)
     shortlist = _shortlist(candidates, sections, History(history, similarity))
     chosen = _choose(shortlist, sections, similarity)
     logger.debug(

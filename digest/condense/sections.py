@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from digest.condense.text import STOP_WORDS, Sentence, stem, words
+from digest.condense.text import STOP_WORDS, Sentence, content_terms, stem, stems, words
 
 TITLE_WORD_SHARE = 0.5
 FEEDBACK_SENTENCES = 12  # at most this many clear examples per section feed the expansion
@@ -88,7 +88,12 @@ def _diminishing(values: list[float]) -> float:
 class SectionAssigner:
     """Built once from the day's sentences; tells each sentence's section (or None)."""
 
-    def __init__(self, sentences: Sequence[Sentence], sections: Sequence[tuple[str, Sequence[str]]]) -> None:
+    def __init__(
+        self,
+        sentences: Sequence[Sentence],
+        sections: Sequence[tuple[str, Sequence[str]]],
+        titles: Sequence[str] = (),
+    ) -> None:
         self.sentences = sentences
         self.idf = _idf(sentences)
         default_idf = math.log(1 + len(sentences)) + 1.0
@@ -112,12 +117,20 @@ class SectionAssigner:
         seed_scores = [[self._own(sentence, v) for v in seed_vocabularies] for sentence in sentences]
         self.vocabularies = self._expand(seed_vocabularies, seed_scores)
         own = [[self._own(sentence, v) for v in self.vocabularies] for sentence in sentences]
+        self.own = own
+        self.topics = self._topics(own, titles)
+        self.homes = {article: self._clear_winner(row) for article, row in self.topics.items()}
+        self.cohesive = self._cohesion(titles)
         self.relevance = self._with_context(own)
         self.evidence = [self._evidence(sentence) for sentence in sentences]
 
     def _own(self, sentence: Sentence, vocabulary: Vocabulary) -> float:
-        matched = [weight for term, weight in vocabulary.terms.items() if term in sentence.terms]
-        matched += [weight for phrase, weight in vocabulary.phrases.items() if _phrase_in(phrase, sentence.stems)]
+        return self._match(sentence.terms, sentence.stems, vocabulary)
+
+    @staticmethod
+    def _match(terms: frozenset[str], sequence: tuple[str, ...], vocabulary: Vocabulary) -> float:
+        matched = [weight for term, weight in vocabulary.terms.items() if term in terms]
+        matched += [weight for phrase, weight in vocabulary.phrases.items() if _phrase_in(phrase, sequence)]
         return _diminishing(matched) if matched else 0.0
 
     def _expand(self, seeded: list[Vocabulary], scores: list[list[float]]) -> list[Vocabulary]:
@@ -150,6 +163,56 @@ class SectionAssigner:
             best = sorted(gains.items(), key=lambda item: (-item[1], item[0]))[:EXPANSION_TERMS]
             expanded.append(Vocabulary({**dict(best), **vocabulary.terms}, vocabulary.phrases, vocabulary.seeds))
         return expanded
+
+    def _topics(self, own: list[list[float]], titles: Sequence[str]) -> dict[int, list[float]]:
+        """What each article is about: the relevance of its headline plus the average of its first paragraph's."""
+        sections = len(self.vocabularies)
+        lead_sum: defaultdict[int, list[float]] = defaultdict(lambda: [0.0] * sections)
+        lead_size: Counter[int] = Counter()
+        for sentence, row in zip(self.sentences, own, strict=True):
+            if sentence.depth == 0:
+                lead_size[sentence.article] += 1
+                for i, value in enumerate(row):
+                    lead_sum[sentence.article][i] += value
+        topics = {}
+        for article in {sentence.article for sentence in self.sentences}:
+            title = titles[article] if article < len(titles) else ""
+            terms, sequence = content_terms(title), stems(title)
+            title_row = [self._match(terms, sequence, v) for v in self.vocabularies]
+            size = max(lead_size[article], 1)
+            topics[article] = [t + lead / size for t, lead in zip(title_row, lead_sum[article], strict=True)]
+        return topics
+
+    def _cohesion(self, titles: Sequence[str]) -> list[bool]:
+        """Per sentence: whether it shares a word with its article's headline, first paragraph, own paragraph
+        or the paragraphs either side (all its words count here, who said it included)."""
+        words_of = [content_terms(sentence.text) for sentence in self.sentences]
+        in_paragraph: defaultdict[tuple[int, int], Counter[str]] = defaultdict(Counter)
+        first_paragraph: dict[int, int] = {}
+        for sentence, terms in zip(self.sentences, words_of, strict=True):
+            in_paragraph[(sentence.article, sentence.paragraph)].update(terms)
+            if sentence.depth == 0:
+                first_paragraph.setdefault(sentence.article, sentence.paragraph)
+        found = []
+        for sentence, terms in zip(self.sentences, words_of, strict=True):
+            article, paragraph = sentence.article, sentence.paragraph
+            own_paragraph = in_paragraph[(article, paragraph)]
+            nearby = {term for term in terms if own_paragraph[term] > 1}  # another sentence there has it
+            nearby |= content_terms(titles[article]) if article < len(titles) else frozenset()
+            for other in (first_paragraph.get(article), paragraph - 1, paragraph + 1):
+                if other is not None and other != paragraph:
+                    nearby |= set(in_paragraph.get((article, other), ()))
+            found.append(bool(terms & nearby))
+        return found
+
+    def _clear_winner(self, row: list[float]) -> int | None:
+        if not row:
+            return None
+        best = max(range(len(row)), key=lambda i: (row[i], -i))
+        runner_up = max((v for i, v in enumerate(row) if i != best), default=0.0)
+        if row[best] < RELEVANCE_FLOOR or row[best] < MARGIN * runner_up:
+            return None
+        return best
 
     def _with_context(self, own: list[list[float]]) -> list[list[float]]:
         """Own relevance plus a little of the paragraph's and the article's."""
@@ -189,12 +252,18 @@ class SectionAssigner:
     def section_of(self, index: int) -> int | None:
         """The section of the index-th sentence, or None when it belongs to none."""
         row = self.relevance[index]
-        if not row:
-            return None
-        best = max(range(len(row)), key=lambda i: (row[i], -i))
-        runner_up = max((v for i, v in enumerate(row) if i != best), default=0.0)
-        if row[best] < RELEVANCE_FLOOR or row[best] < MARGIN * runner_up:
-            return None
+        best = self._clear_winner(row)
+        found = self._by_own_words(index, best) if best is not None else None
+        if found is not None:
+            return found
+        home = self.homes[self.sentences[index].article]
+        if home is not None and best in (None, home) and self._inherits(index, home):
+            return home
+        return None
+
+    def _by_own_words(self, index: int, best: int) -> int | None:
+        """`best` when the sentence's own words back it: a seed, or two learnt words, not all shared with another section."""
+        row = self.relevance[index]
         evidence = self.evidence[index]
         vocabulary = self.vocabularies[best]
         own = evidence[best]
@@ -206,6 +275,22 @@ class SectionAssigner:
         if not seeds and len(own) < 2:
             return None
         return best
+
+    def _inherits(self, index: int, section: int) -> bool:
+        """Whether the sentence may take its article's topic `section`.
+
+        A headline fact needs no keyword of its own, but the sentence must hang together with its article
+        (share a word with its headline, its first paragraph or the paragraphs around it: an unrelated
+        paragraph dropped into a page does not), and its own words must make no case for another section.
+        """
+        own = self.own[index]
+        if any(value >= RELEVANCE_FLOOR for other, value in enumerate(own) if other != section):
+            return False
+        return self.cohesive[index]
+
+    def home_of(self, article: int) -> int | None:
+        """The section an article is clearly about, from its headline and first paragraph; None when unclear."""
+        return self.homes.get(article)
 
     def relevance_of(self, index: int, section: int) -> float:
         return self.relevance[index][section]

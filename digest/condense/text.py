@@ -1,8 +1,8 @@
 """Sentences, words and figures: the text side of condense.
 
-A sentence is kept exactly as written. What a reader may be shown of it (a `Statement`) is either
-the whole sentence, the sentence without a leading phrase that leans on the text before it, or the
-sentence joined with the one before it; in every case a verbatim slice of the article.
+A sentence is kept exactly as written. What a reader may be shown of it is either the whole
+sentence or, when it leans on the sentence before, the two joined; in every case a verbatim slice
+of the article, never part of a sentence.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from sentencex import segment
 from snowballstemmer import stemmer
 
 MIN_WORDS = 6
-MAX_WORDS = 50  # hard limit for one item; items over TARGET_WORDS rank lower
+# One whole sentence is never cut, so it may run longer than a pair joined to stand alone; past 60
+# words a "sentence" is mostly a run-on list or a failed split. Items over TARGET_WORDS rank lower.
+MAX_WORDS = 60
+MAX_JOINED_WORDS = 50
 TARGET_WORDS = 40
 MAX_LEAD_IN_WORDS = 15
 
@@ -44,7 +47,7 @@ _CONNECTIVES = (
     "however|moreover|furthermore|meanwhile|nevertheless|nonetheless|additionally|instead|indeed|likewise|"
     "similarly|consequently|therefore|thus|hence|besides|otherwise|still|yet|also|then|even so|in addition|"
     "as a result|at the same time|in turn|in contrast|by contrast|on the other hand|for example|for instance|"
-    "in other words|after all|what is more|that said|even then|separately|but|and|or|so"
+    "in other words|after all|what is more|that said|even then|separately|elsewhere|in other news|turning to|but|and|or|so"
 )
 _DANGLING_CONNECTIVE = re.compile(rf"^(?:{_CONNECTIVES})\b", re.IGNORECASE)
 _DANGLING_SUBJECT = re.compile(
@@ -60,7 +63,7 @@ _BACK_REFERENCE = re.compile(
 )
 # A quote credited only to a pronoun: ..." he said. / ," she added.
 _PRONOUN_SPEAKER = re.compile(r"['\"’”]\s*,?\s*(?:he|she|they|it|we)\s+(?:said|says|added|told|warned|stated)\b", re.IGNORECASE)
-# Lead-in clauses a long sentence may lose when what follows is a whole sentence.
+# How a lead-in phrase that may point back opens ("After this, ...", "Despite that, ...").
 _LEAD_IN_START = re.compile(
     r"^(?:as|in|at|with|after|before|following|amid|despite|beyond|under|while|although|though|since|because|"
     r"given|against|on|for|during|ahead of|turning to|looking)\b",
@@ -206,25 +209,6 @@ def _lead_in(text: str) -> str | None:
     return head
 
 
-def without_lead_in(text: str) -> str | None:
-    """The text after a leaning or long lead-in ("In light of this shifting landscape, Starmer ..." -> "Starmer ...").
-
-    Only when the rest reads as a whole sentence: it starts with a capital letter, does not lean on
-    anything itself and is long enough to be a bullet. None when there is no such lead-in.
-    """
-    lead_in = _lead_in(text)
-    if lead_in is None:
-        return None
-    leaning = _DANGLING_CONNECTIVE.match(lead_in) or _points_back(lead_in)
-    long_opening = word_count(text) > TARGET_WORDS and _LEAD_IN_START.match(lead_in)
-    if not (leaning or long_opening):
-        return None
-    rest = text[len(lead_in) + 1:].lstrip()
-    if not rest[:1].isupper() or is_dangling(rest) or not is_bullet_material(rest):
-        return None
-    return rest
-
-
 @dataclass(frozen=True, slots=True)
 class Sentence:
     """One sentence of one article, where it stands, and what it may be shown as."""
@@ -232,8 +216,10 @@ class Sentence:
     article: int  # index into the articles given
     paragraph: int  # paragraph index within its article
     position: int  # sentence index within its article
+    depth: int  # how far into the story: paragraphs holding a statement before this one (bylines do not count)
+    lede: bool  # the article's first statement: news puts its main fact there
     text: str  # the sentence exactly as written
-    shown: str | None  # what a bullet shows: the sentence, trimmed or joined; None when it cannot stand alone
+    shown: str | None  # what a bullet shows: the sentence, or it joined with the one before; None when neither stands alone
     terms: frozenset[str]  # content stems of `text` without its attribution
     stems: tuple[str, ...]  # every stem of the same, in order
 
@@ -242,18 +228,24 @@ def article_sentences(article_index: int, paragraphs: tuple[str, ...]) -> list[S
     """Every sentence of an article, each with the verbatim text a bullet may show of it."""
     found: list[Sentence] = []
     position = 0
+    depth = 0
+    seen_statement = False
     for paragraph_index, paragraph in enumerate(paragraphs):
         previous: tuple[int, int] | None = None  # (start, end) of the sentence before, in this paragraph
         cursor = 0
+        holds_statement = False
         for sentence in split_sentences(paragraph):
             start = paragraph.find(sentence, cursor)
             end = start + len(sentence)
             cursor = end
+            statement = is_bullet_material(sentence)
             found.append(
                 Sentence(
                     article=article_index,
                     paragraph=paragraph_index,
                     position=position,
+                    depth=depth,
+                    lede=statement and not seen_statement,
                     text=sentence,
                     shown=_shown(sentence, paragraph, previous, start),
                     terms=content_terms(topical_text(sentence)),
@@ -262,20 +254,22 @@ def article_sentences(article_index: int, paragraphs: tuple[str, ...]) -> list[S
             )
             position += 1
             previous = (start, end)
+            holds_statement = holds_statement or statement
+            seen_statement = seen_statement or statement
+        depth += holds_statement
     return found
 
 
 def _shown(sentence: str, paragraph: str, previous: tuple[int, int] | None, start: int) -> str | None:
-    """The verbatim text a bullet shows for this sentence, or None when nothing of it stands alone."""
+    """The verbatim text a bullet shows for this sentence, or None when it does not stand alone.
+
+    Never part of a sentence: one that leans on the sentence before is joined with it when the two
+    make one readable bullet (at most MAX_JOINED_WORDS), or not used.
+    """
     if is_bullet_material(sentence) and not is_dangling(sentence):
-        if word_count(sentence) <= TARGET_WORDS:
-            return sentence
-        return without_lead_in(sentence) or sentence
-    trimmed = without_lead_in(sentence)
-    if trimmed is not None:
-        return trimmed
+        return sentence
     if previous is not None and is_dangling(sentence) and paragraph[previous[1]:start].isspace():
         joined = paragraph[previous[0]:start + len(sentence)]
-        if is_bullet_material(joined) and not is_dangling(joined) and "\n" not in joined:
+        if is_bullet_material(joined, MAX_JOINED_WORDS) and not is_dangling(joined) and "\n" not in joined:
             return joined
     return None
