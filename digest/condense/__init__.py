@@ -53,6 +53,9 @@ RELEVANCE_WEIGHT = 0.3
 RELEVANCE_CAP = 1.5
 REDUNDANCY_PENALTY = 1.0
 MOSTLY_SAID = 0.8
+# A related page's passing mention of another section's topic is most often a recap of the story that
+# section already tells in other words: it needs to be mostly new to earn a place.
+SIDE_MENTION_SAID = 0.5
 SHORTLIST_PER_ITEM = 3
 SHORTLIST_MIN = 12
 QUALITY_FLOOR = 0.5  # raw score below which a statement is filler, whatever min_score says
@@ -66,6 +69,7 @@ class _Candidate:
     score: float  # raw score, see the module docstring
     print: Fingerprint
     stale: bool  # from an article that went unchanged into a sent edition
+    side_mention: bool  # a related page's passing mention of a section other than its own topic
 
     @property
     def article(self) -> int:
@@ -142,6 +146,7 @@ def _candidates(
                 score=score + RELEVANCE_WEIGHT * relevance,
                 print=fingerprint(sentence.shown),
                 stale=articles[sentence.article].url in stale_urls,
+                side_mention=side_mention,
             )
         )
     return found
@@ -192,7 +197,8 @@ def _choose(
         picked = chosen[best.section]
         said_terms = frozenset().union(*(p.candidate.print.terms for p in picked))
         said_figures = frozenset().union(*(p.candidate.print.figures for p in picked))
-        if picked and similarity.covered(best.print, said_terms, said_figures) >= MOSTLY_SAID:
+        mostly = SIDE_MENTION_SAID if best.side_mention else MOSTLY_SAID
+        if picked and similarity.covered(best.print, said_terms, said_figures) >= mostly:
             continue
         chosen[best.section].append(_Chosen(best))
     for candidate in leftovers:

@@ -4,8 +4,9 @@ A statement is news only when it carries at least one element of news: an amount
 is not a bare year, "a fifth", "five to four") or a record ("the highest"), an act, decision or
 announced intention ("cut", "approved", "will pay", "plans to"), a claim credited to someone
 ("..., the agency said"), or a date in the days of the edition ("on Monday", "this week"). What carries none is
-scene-setting or a transition ("the stakes are high") and goes in no section. So does background,
-whatever it carries: biography ("Kogan, a 67-year-old media executive who ..."), history (a past
+scene-setting or a transition ("the stakes are high"; a date in a scene does not count: "At King's
+Cross on Friday evening, commuters hurried ...") and goes in no section. So does background,
+whatever it carries: a recap of an earlier story ("The vote came two days after ..."), biography ("Kogan, a 67-year-old media executive who ..."), history (a past
 told through years before last year, "were introduced in 2015", "since 1972", unless it measures
 today's news against it: "the largest since 2013"), and what an institution is ("employs about
 2,500 people", "was founded in 1975").
@@ -127,6 +128,17 @@ _DESCRIPTION = re.compile(
 _SIDE_CLAUSE = re.compile(r",\s+(?:which|who)\s+[^,]*,")
 # An indirect question states no act: "economists are divided on how far rates will fall".
 _INDIRECT_QUESTION = re.compile(r"\b(?:how|whether)\b[^,.;]*", re.IGNORECASE)
+# A recap of an earlier story ("The decision comes days after lenders agreed ..."): told before, by the
+# story it points to.
+_RECAP = re.compile(
+    r"\b(?:comes?|came)\s+(?:(?:just|only|a|one|two|three|few|several|days?|weeks?|months?|hours?)\s+){0,3}"
+    r"(?:after|before)\b",
+    re.IGNORECASE,
+)
+# Colour: "At King's Cross on Friday evening, commuters hurried ...": a date there dates a scene, not news.
+_SCENE_OPENING = re.compile(
+    r"^(?:At|Outside|Inside|Near|Beside|Along|Across|Over|Under|On\s+(?:a|an|the)|In\s+(?:a|an|the))\b[^,]{0,80},"
+)
 _YEAR_MENTION = re.compile(r"\b(?:1[89]|20)\d\d(?:s\b)?")
 # Today's news measured against the past: "the largest since 2013", "for the first time since 2022".
 _COMPARISON = re.compile(
@@ -159,7 +171,7 @@ def is_background(text: str, year: int) -> bool:
     """Whether a statement tells who someone is, what something is, or what happened long ago."""
     if _PROFILE_OPENING.match(text) and not _SAYS.search(text):
         return True
-    if _BIOGRAPHY.search(text) or _DESCRIPTION.search(text):
+    if _BIOGRAPHY.search(text) or _DESCRIPTION.search(text) or _RECAP.search(text):
         return True
     if _TODAY.search(text):
         return False
@@ -185,7 +197,7 @@ def states_news(text: str) -> bool:
         or _WORDED_AMOUNT.search(text) is not None
         or _acts(text)
         or _REPORTED.search(text) is not None
-        or _TODAY.search(text) is not None
+        or (_TODAY.search(text) is not None and _SCENE_OPENING.match(text) is None)
     )
 
 

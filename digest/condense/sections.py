@@ -30,8 +30,9 @@ FEEDBACK_SENTENCES = 12  # at most this many clear examples per section feed the
 FEEDBACK_MIN_DF = 2  # a word must occur in this many examples to join the vocabulary
 EXPANSION_TERMS = 25
 EXPANSION_CAP = 0.6  # one expansion word is worth at most this fraction of an average seed
-PARAGRAPH_CONTEXT = 0.25
+PARAGRAPH_CONTEXT = 0.5
 ARTICLE_CONTEXT = 0.45
+ASIDE_SHARE = 0.5  # a word only in a trailing side clause (", with most going to ...") counts half
 RELEVANCE_FLOOR = 0.75  # in units of an average seed match
 MARGIN = 1.25  # the winner must beat the runner-up by this factor
 
@@ -120,16 +121,19 @@ class SectionAssigner:
         self.own = own
         self.topics = self._topics(own, titles)
         self.homes = {article: self._clear_winner(row) for article, row in self.topics.items()}
+        self.paragraph_sizes = Counter((sentence.article, sentence.paragraph) for sentence in sentences)
         self.cohesive = self._cohesion(titles)
         self.relevance = self._with_context(own)
         self.evidence = [self._evidence(sentence) for sentence in sentences]
 
     def _own(self, sentence: Sentence, vocabulary: Vocabulary) -> float:
-        return self._match(sentence.terms, sentence.stems, vocabulary)
+        return self._match(sentence.terms, sentence.stems, vocabulary, sentence.aside)
 
     @staticmethod
-    def _match(terms: frozenset[str], sequence: tuple[str, ...], vocabulary: Vocabulary) -> float:
-        matched = [weight for term, weight in vocabulary.terms.items() if term in terms]
+    def _match(
+        terms: frozenset[str], sequence: tuple[str, ...], vocabulary: Vocabulary, aside: frozenset[str] = frozenset()
+    ) -> float:
+        matched = [weight * (ASIDE_SHARE if term in aside else 1.0) for term, weight in vocabulary.terms.items() if term in terms]
         matched += [weight for phrase, weight in vocabulary.phrases.items() if _phrase_in(phrase, sequence)]
         return _diminishing(matched) if matched else 0.0
 
@@ -256,6 +260,8 @@ class SectionAssigner:
         found = self._by_own_words(index, best) if best is not None else None
         if found is not None:
             return found
+        if best is not None and not self.evidence[index][best] and self._in_topical_paragraph(index, best):
+            return best  # no word of its own on the section: its paragraph clearly says which
         home = self.homes[self.sentences[index].article]
         if home is not None and best in (None, home) and self._inherits(index, home):
             return home
@@ -291,6 +297,15 @@ class SectionAssigner:
     def home_of(self, article: int) -> int | None:
         """The section an article is clearly about, from its headline and first paragraph; None when unclear."""
         return self.homes.get(article)
+
+    def _in_topical_paragraph(self, index: int, section: int) -> bool:
+        """Whether the sentence shares its paragraph with others that make it clearly about `section`,
+        and its own words make no case for another section."""
+        sentence = self.sentences[index]
+        own = self.own[index]
+        return self.paragraph_sizes[(sentence.article, sentence.paragraph)] > 1 and all(
+            value < RELEVANCE_FLOOR for other, value in enumerate(own) if other != section
+        )
 
     def relevance_of(self, index: int, section: int) -> float:
         return self.relevance[index][section]

@@ -126,6 +126,18 @@ def topical_text(text: str) -> str:
     return _ATTRIBUTION.sub(" ", text)
 
 
+# A trailing clause that elaborates on the main statement: what a sentence is about is said before it.
+_ASIDE = re.compile(r",\s+(?:with|while|including|leaving|taking|bringing|making)\s")
+
+
+def aside_terms(text: str) -> frozenset[str]:
+    """The content terms found only in a trailing side clause of `text` (none when it has no such clause)."""
+    match = _ASIDE.search(text)
+    if match is None:
+        return frozenset()
+    return content_terms(text[match.start():]) - content_terms(text[:match.start()])
+
+
 def word_count(text: str) -> int:
     return len(WORD_TOKEN.findall(text))
 
@@ -222,6 +234,7 @@ class Sentence:
     shown: str | None  # what a bullet shows: the sentence, or it joined with the one before; None when neither stands alone
     terms: frozenset[str]  # content stems of `text` without its attribution
     stems: tuple[str, ...]  # every stem of the same, in order
+    aside: frozenset[str]  # those of `terms` found only in a trailing side clause (", with most going to ...")
 
 
 def article_sentences(article_index: int, paragraphs: tuple[str, ...]) -> list[Sentence]:
@@ -250,6 +263,7 @@ def article_sentences(article_index: int, paragraphs: tuple[str, ...]) -> list[S
                     shown=_shown(sentence, paragraph, previous, start),
                     terms=content_terms(topical_text(sentence)),
                     stems=stems(topical_text(sentence)),
+                    aside=aside_terms(topical_text(sentence)),
                 )
             )
             position += 1
