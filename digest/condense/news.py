@@ -62,9 +62,16 @@ _NOT_MODAL = r"(?<!would )(?<!could )(?<!might )(?<!may )(?<!should )"
 _ACT = re.compile(
     _NOT_MODAL + r"\b(?:launch\w+|"
     r"cut|cuts|rais\w+|rose|rises?|fell|falls?|dropp\w+|grew|grows|increas\w+|reduc\w+|slow\w+|climb\w+|"
-    r"jump(?:s|ed)|doubl(?:es|ed)|block(?:s|ed)|accept(?:s|ed)|resign(?:s|ed)|fined|charged|arrest(?:s|ed)|"
-    r"sued|won|lost|killed|warn(?:s|ed)|urg(?:es|ed)|revealed|reach(?:es|ed)|"
-    r"publish\w+|releas\w+|invest\w*|spend|spent|build|fund\w*|pay|paid|deliver\w*|"
+    r"jump(?:s|ed)|doubl(?:es|ed)|halv(?:es|ed)|tripl(?:es|ed)|surg(?:es|ed)|soar(?:s|ed)|slump(?:s|ed)|"
+    r"plung(?:es|ed)|tumbl(?:es|ed)|widen(?:s|ed)|narrow(?:s|ed)|expand(?:s|ed)|shr[ai]nk|shrinks|hit|hits|"
+    r"topp(?:ed)|beat|beats|miss(?:es|ed)|record(?:s|ed)|post(?:s|ed)|report(?:s|ed)|"
+    r"block(?:s|ed)|accept(?:s|ed)|resign(?:s|ed)|quit|fired|sacked|hired|elected|named|chose|selected|"
+    r"fined|charged|arrest(?:s|ed)|convicted|jailed|sentenced|acquitted|sued|won|wins|lost|loses|killed|"
+    r"warn(?:s|ed)|urg(?:es|ed)|call(?:s|ed)\s+(?:for|on)|demand(?:s|ed)|threaten(?:s|ed)|revealed|"
+    r"reach(?:es|ed)|secur(?:es|ed)|unveil(?:s|ed)|propos(?:es|ed)|introduc(?:es|ed)|scrap(?:s|ped)|"
+    r"delay(?:s|ed)|postpon(?:es|ed)|cancel(?:s|led|ed)|extend(?:s|ed)|open(?:s|ed)|clos(?:es|ed)|"
+    r"bought|buys|sold|sells|acquir(?:es|ed)|merg(?:es|ed)|recommend(?:s|ed)|endors(?:es|ed)|back(?:s|ed)|"
+    r"grant(?:s|ed)|publish\w+|releas\w+|invest\w*|spend|spent|build|built|fund\w*|pay|paid|deliver\w*|"
     r"offer(?:s|ed)|ruled?|rules|upheld|upholds?|appeal(?:s|ed)?|banned|suspend(?:s|ed)|strike|struck|"
     r"walk\s+out|began|begins|start(?:s|ed)|designated|licensed?|order(?:s|ed)|"
     r"(?:is|are|was|were)\s+(?:expected|set|due|likely)\s+to|plans?\s+to|planned\s+to|intends?\s+to|"
@@ -75,7 +82,7 @@ _DECISION = re.compile(
     _NOT_MODAL + r"(?<!to )"
     r"\b(?:agreed|agrees|approved|approves|announced|announces|confirmed|confirms|decided|decides|voted|votes|"
     r"signed|signs|pledged|pledges|committed|commits|ordered|orders|awarded|awards|cleared|clears|rejected|"
-    r"rejects|appointed|appoints|banned|bans)\b",
+    r"rejects|appointed|appoints|banned|bans|ruled|rules|recommended|recommends)\b",
     re.IGNORECASE,
 )
 _REPORTED = re.compile(
@@ -115,10 +122,12 @@ _BIOGRAPHY = re.compile(
     r"\bwho\s+(?:previously|joined|grew\s+up|studied|succeeded)\b|\btook\s+over\b",
     re.IGNORECASE,
 )
-# What an institution is or how something works, rather than what happened.
+# What an institution is or how something works, rather than what happened; an approximate share in
+# the present simple ("make up about 45% of all fares") describes how things are.
 _DESCRIPTION = re.compile(
     r"\b(?:was|were)\s+(?:founded|set\s+up|established|created|privati[sz]ed|introduced)\b|"
-    r"\bfounded\s+in\b|\bemploys?\b|\bmakes?\s+up\b|\baccounts?\s+for\b|"
+    r"\b(?:makes?\s+up|accounts?\s+for)\s+(?:about|around|roughly|some|nearly|almost|approximately)\b|"
+    r"\bfounded\s+in\b|\bemploys\s+(?:about\s+|around\s+|some\s+|roughly\s+|nearly\s+|more\s+than\s+|over\s+)?\d|"
     r"\bis\s+designed\s+to\b|\bworks\s+by\b|\b(?:is|are)\s+used\s+to\b|"
     r"\bfor\s+(?:years|decades)\b|\bha(?:s|ve)\s+long\b|\blong\s+been\b|\bonce\s+\w+ed\b|"
     r"\bha(?:s|ve)\s+(?:been\s+)?\w+(?:ed|ing)\b[^.]*\bsince\s+(?:19|20)\d\d\b",
@@ -142,7 +151,8 @@ _SCENE_OPENING = re.compile(
 _YEAR_MENTION = re.compile(r"\b(?:1[89]|20)\d\d(?:s\b)?")
 # Today's news measured against the past: "the largest since 2013", "for the first time since 2022".
 _COMPARISON = re.compile(
-    r"\b(?:\w+est|first|most|least|record|lowest|highest)\b[^.;]{0,60}?\b(?:since|in)\s+(?:early\s+|late\s+|mid-)?"
+    r"\b(?:\w+est|first|most|least|record|lowest|highest|r[io]sen?|f[ae]ll(?:en)?|doubled|halved|tripled|"
+    r"increased|grown|dropped|climbed)\b[^.;]{0,60}?\b(?:since|in)\s+(?:early\s+|late\s+|mid-)?"
     r"(?:\w+\s+)?(?:1[89]|20)\d\d\b",
     re.IGNORECASE,
 )
@@ -168,16 +178,24 @@ def _amounts(text: str) -> list[str]:
 
 
 def is_background(text: str, year: int) -> bool:
-    """Whether a statement tells who someone is, what something is, or what happened long ago."""
-    if _PROFILE_OPENING.match(text) and not _SAYS.search(text):
-        return True
-    if _BIOGRAPHY.search(text) or _DESCRIPTION.search(text) or _RECAP.search(text):
+    """Whether a statement tells who someone is, what something is, or what happened long ago.
+
+    Whatever its shape, a statement dated in the days of the edition ("on Monday", "this week") is news,
+    unless it recaps another story.
+    """
+    if _RECAP.search(text):
         return True
     if _TODAY.search(text):
         return False
-    without_comparisons = _COMPARISON.sub(" ", text)
-    if any(_old_years(clause[0], year) for clause in _SIDE_CLAUSE.finditer(without_comparisons)):
+    if _PROFILE_OPENING.match(text) and not _SAYS.search(text):
         return True
+    if _BIOGRAPHY.search(text) or _DESCRIPTION.search(text):
+        return True
+    without_comparisons = _COMPARISON.sub(" ", text)
+    for clause in _SIDE_CLAUSE.finditer(without_comparisons):
+        main = without_comparisons.replace(clause[0], ",")
+        if _old_years(clause[0], year) and _DECISION.search(main) is None:
+            return True
     return bool(_old_years(without_comparisons, year)) and not _amounts(without_comparisons)
 
 

@@ -1,9 +1,10 @@
 """When two statements say the same thing: across today's sources, and against recent editions.
 
 Two statements are compared on their content words (stemmed, weighted by idf over the day's
-sentences) and their figures. They are the same statement when their figures agree (one's set of
-figures holds the other's) and either they share an amount (not a bare year) and 35% of the
-smaller one's weight, or they share 45% of their joint weight, or 70% of the smaller one's.
+sentences) and their figures. They are the same statement when they share an amount (not a bare
+year) and 35% of the smaller one's weight, whatever other figures each adds (two outlets rarely
+quote the same side figures); or when their figures agree (one's set of figures holds the other's)
+and they share 45% of their joint weight, or 70% of the smaller one's.
 A statement sent in a recent edition is a repeat when a candidate says the same and states no
 figure the sent one did not: "rose to 5.2%, up from 5.1%" is news after "rose to 5.1%".
 """
@@ -56,14 +57,14 @@ class Similarity:
 
     def same_statement(self, a: Fingerprint, b: Fingerprint) -> bool:
         """Whether two statements report the same thing (see the module docstring)."""
-        if not (a.figures <= b.figures or b.figures <= a.figures):
-            return False
         shared, total_a, total_b, union = self._weights(a, b)
         if shared == 0:
             return False
         overlap = shared / min(total_a, total_b)
         if a.amounts & b.amounts and overlap >= SHARED_AMOUNT_OVERLAP:
-            return True
+            return True  # the same amount said of the same things, whatever else each adds
+        if not (a.figures <= b.figures or b.figures <= a.figures):
+            return False
         return shared / union >= SAME_JACCARD or overlap >= SAME_OVERLAP
 
     def covered(self, a: Fingerprint, terms: frozenset[str], stated: frozenset[str]) -> float:
