@@ -211,7 +211,8 @@ def _choose(
 def _same_as(candidate: _Candidate, chosen: list[list[_Chosen]], similarity: Similarity) -> _Chosen | None:
     for picked in chosen:
         for item in picked:
-            if similarity.same_statement(candidate.print, item.candidate.print):
+            headlines = candidate.sentence.lede and item.candidate.sentence.lede and candidate.article != item.candidate.article
+            if similarity.same_statement(candidate.print, item.candidate.print, headlines=headlines):
                 return item
     return None
 

@@ -65,7 +65,7 @@ _ACT = re.compile(
     r"jump(?:s|ed)|doubl(?:es|ed)|halv(?:es|ed)|tripl(?:es|ed)|surg(?:es|ed)|soar(?:s|ed)|slump(?:s|ed)|"
     r"plung(?:es|ed)|tumbl(?:es|ed)|widen(?:s|ed)|narrow(?:s|ed)|expand(?:s|ed)|shr[ai]nk|shrinks|hit|hits|"
     r"topp(?:ed)|beat|beats|miss(?:es|ed)|record(?:s|ed)|post(?:s|ed)|report(?:s|ed)|"
-    r"block(?:s|ed)|accept(?:s|ed)|resign(?:s|ed)|quit|fired|sacked|hired|elected|named|chose|selected|"
+    r"block(?:s|ed)|accept(?:s|ed)|resign(?:s|ed)|quit|fired|sacked|hired|elected|chose|selected|"
     r"fined|charged|arrest(?:s|ed)|convicted|jailed|sentenced|acquitted|sued|won|wins|lost|loses|killed|"
     r"warn(?:s|ed)|urg(?:es|ed)|call(?:s|ed)\s+(?:for|on)|demand(?:s|ed)|threaten(?:s|ed)|revealed|"
     r"reach(?:es|ed)|secur(?:es|ed)|unveil(?:s|ed)|propos(?:es|ed)|introduc(?:es|ed)|scrap(?:s|ped)|"
@@ -135,8 +135,9 @@ _DESCRIPTION = re.compile(
 )
 # A side clause dating something long ago: "The factory, which opened in 2015, has built ...".
 _SIDE_CLAUSE = re.compile(r",\s+(?:which|who)\s+[^,]*,")
-# An indirect question states no act: "economists are divided on how far rates will fall".
-_INDIRECT_QUESTION = re.compile(r"\b(?:how|whether)\b[^,.;]*", re.IGNORECASE)
+# Neither an indirect question nor an opening time clause states the act of a statement: "economists
+# are divided on how far rates will fall", "As the clean-up begins, questions are being asked ...".
+_SUBORDINATE = re.compile(r"\b(?:how|whether)\b[^,.;]*|^(?:As|While|When|Once)\b[^,]*,", re.IGNORECASE)
 # A recap of an earlier story ("The decision comes days after lenders agreed ..."): told before, by the
 # story it points to.
 _RECAP = re.compile(
@@ -204,7 +205,7 @@ def _old_years(text: str, year: int) -> list[int]:
 
 
 def _acts(text: str) -> bool:
-    main = _INDIRECT_QUESTION.sub(" ", text)
+    main = _SUBORDINATE.sub(" ", text)
     return _ACT.search(main) is not None or _DECISION.search(main) is not None
 
 
