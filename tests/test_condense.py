@@ -16,6 +16,7 @@ from types import ModuleType
 import pytest
 
 from digest.condense import condense, split_sentences
+from digest.condense.text import word_count
 from digest.config import SectionConfig, default_sections
 from digest.models import Article, Digest, SourceFailure
 from tests.conftest import REPO, check_golden
@@ -455,3 +456,135 @@ def test_labelled_samples_meet_the_quality_targets_and_beat_lead3_and_lexrank() 
     assert tuned[("bundled sample", "digest")].precision >= 0.95
     assert tuned[("second sample: economy", "digest")].precision >= 0.90
     assert tuned[("novelty: economy day 2", "digest")].repeats == 0
+
+
+STRIKE_SECTIONS = (
+    SectionConfig("Rail strikes", ("strike", "walkout", "pay offer"), max_items=10),
+    SectionConfig("Train fares", ("fares", "season tickets"), max_items=10),
+)
+
+
+def test_a_headline_fact_without_a_keyword_lands_in_the_section_its_article_is_about() -> None:
+    text = "\n\n".join([
+        "By Laura Kemp, Transport Correspondent",
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+        "Members voted 89% in favour of action on a turnout of 78%, the union said.",
+        '"Our members have had no real-terms rise in five years," said Mick Whelan, the union\'s leader.',
+        "Arsenal beat Chelsea 2-1 at the Emirates Stadium on Saturday, with Bukayo Saka scoring the winner.",
+    ])
+    article = Article(url="https://a.example/strike", title="Train drivers to strike in December over pay", text=text)
+
+    digest = build([article], STRIKE_SECTIONS)
+
+    strikes = section_texts(digest, "Rail strikes")
+    assert strikes[:2] == [
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+        "Members voted 89% in favour of action on a turnout of 78%, the union said.",
+    ]
+    assert not [t for t in texts(digest) if "Arsenal" in t]  # shares no word with the story around it
+    assert section_texts(digest, "Train fares") == []
+
+
+def test_a_sentence_with_no_word_on_any_section_takes_its_paragraphs_topic() -> None:
+    text = "\n\n".join([
+        "Regulated rail fares will rise by 4.6% in March, the government confirmed on Wednesday.",
+        "Drivers at 14 operators will strike in December. Members backed the walkout by 89% to 11%.",
+    ])
+    article = Article(url="https://a.example/rail", title="Rail news", text=text)
+
+    digest = build([article], STRIKE_SECTIONS)
+
+    assert "Members backed the walkout by 89% to 11%." in section_texts(digest, "Rail strikes")
+    assert section_texts(digest, "Train fares") == [
+        "Regulated rail fares will rise by 4.6% in March, the government confirmed on Wednesday."
+    ]
+
+
+def test_background_scene_setting_and_transitions_go_in_no_section_whatever_room_is_left() -> None:
+    news = [
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+        "A 45-year-old driver was charged with obstruction at the picket line on Monday.",
+    ]
+    background = [
+        "Rail strikes have been a recurring feature of British life since 2019.",  # history told through an old year
+        "Whelan, a 62-year-old former driver, has led the union through the dispute.",  # who someone is
+        "The union, which was founded in 1880, now has about 20,000 members.",  # what an institution is
+        "The walkout comes two days after talks on the pay offer broke down.",  # a recap of another story
+        "At King's Cross on Friday evening, commuters hurried past boards showing the strike dates.",  # colour
+        "As the festive season approaches, many travellers face difficult choices about the strike.",  # transition
+    ]
+    article = Article(url="https://a.example/strike", title="Train drivers to strike", text="\n\n".join(news + background))
+
+    shown = texts(build([article], STRIKE_SECTIONS))
+
+    assert shown == news  # a dated event stays news whatever its shape ("a 45-year-old ... on Monday")
+
+
+def test_statements_of_an_article_already_sent_unchanged_rank_below_those_of_new_articles() -> None:
+    old = Article(url="https://a.example/old", title="Strike called", text="\n\n".join([
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+        "Members voted 89% in favour of the strike on a turnout of 78%, the union said.",
+    ]))
+    new = Article(url="https://b.example/new", title="New offer", via=old.url, text="\n\n".join([
+        "Gulls wheeled over the depot as the drivers gathered in the rain.",
+        "Operators made a new pay offer to drivers in a bid to avert the strike.",
+    ]))
+    sections = (SectionConfig("Rail strikes", ("strike", "pay offer"), max_items=2),)
+
+    def shown(stale: frozenset[str]) -> list[str]:
+        return texts(condense([old, new], sections, edition="e", title="T", now=NOW, stale_urls=stale))
+
+    assert shown(frozenset())[0].startswith("Train drivers at 14 operators")
+    assert shown(frozenset({old.url})) == [
+        "Operators made a new pay offer to drivers in a bid to avert the strike.",
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+    ]
+
+
+def test_two_outlets_leading_with_one_figure_in_their_own_words_make_one_bullet() -> None:
+    first = Article(url="https://a.example/floods", title="Storm floods homes", text=(
+        "More than 2,000 homes in England and Wales were flooded on Sunday after Storm Bert brought a month's rain"
+        " in 24 hours, the Environment Agency said."
+    ))
+    second = Article(url="https://b.example/storm", title="Storm batters Britain", via=first.url, text=(
+        "Storm Bert flooded more than 2,000 properties and left two people dead, with rail lines and major roads"
+        " closed across western Britain on Sunday."
+    ))
+    sections = (SectionConfig("Flooding", ("floods", "homes", "rivers")), SectionConfig("Travel", ("roads", "rail lines")))
+
+    digest = build([first, second], sections)
+
+    bullets = [b for s in digest.sections for b in s.bullets]
+    assert [b.source.url for b in bullets] == [first.url]
+    assert [ref.url for ref in bullets[0].also] == [second.url]
+
+
+def test_a_sent_fact_told_again_with_a_new_act_is_news() -> None:
+    sent = ["Regulators approved the new Alzheimer's drug dulanemab for use in the NHS."]
+    again = "The new Alzheimer's drug dulanemab was approved for use in the NHS, regulators said."
+    news = "The Treasury agreed to pay for the Alzheimer's drug dulanemab in hospitals across England from April."
+    article = Article(url="https://a.example/d", title="Dulanemab", text=f"{again}\n\n{news}")
+    sections = (SectionConfig("Drugs", ("dulanemab", "drug")),)
+
+    shown = texts(condense([article], sections, edition="e", title="T", now=NOW, history=sent))
+
+    assert shown == [news]
+
+
+def test_a_whole_sentence_may_run_past_fifty_words_but_a_joined_pair_may_not() -> None:
+    long_sentence = (
+        "Wind farms off the coast of Norfolk will double in size by 2030 under plans approved on Monday by the"
+        " energy regulator, which said the extra turbines would supply another two million homes, cut bills by"
+        " about £40 a year and create 3,000 jobs at ports in Great Yarmouth, Lowestoft and Harwich over the decade."
+    )
+    pair = (
+        "The regulator approved plans for twelve new wind farms off the coast of Norfolk and Suffolk on Monday,"
+        " after a two-year review of their effect on shipping lanes and on birds. It said the wind farms would"
+        " supply another two million homes and cut household energy bills by about £40 a year."
+    )
+    article = Article(url="https://a.example/w", title="Wind", text=f"{long_sentence}\n\n{pair}")
+
+    shown = texts(build([article], [SectionConfig("Energy", ("wind",))]))
+
+    assert 50 < word_count(long_sentence) <= 60 and word_count(pair) > 50
+    assert shown == [long_sentence, pair.split(". It said")[0] + "."]

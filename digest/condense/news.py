@@ -64,7 +64,7 @@ _ACT = re.compile(
     r"cut|cuts|rais\w+|rose|rises?|fell|falls?|dropp\w+|grew|grows|increas\w+|reduc\w+|slow\w+|climb\w+|"
     r"jump(?:s|ed)|doubl(?:es|ed)|halv(?:es|ed)|tripl(?:es|ed)|surg(?:es|ed)|soar(?:s|ed)|slump(?:s|ed)|"
     r"plung(?:es|ed)|tumbl(?:es|ed)|widen(?:s|ed)|narrow(?:s|ed)|expand(?:s|ed)|shr[ai]nk|shrinks|hit|hits|"
-    r"topp(?:ed)|beat|beats|miss(?:es|ed)|record(?:s|ed)|post(?:s|ed)|report(?:s|ed)|"
+    r"topped|beat|miss(?:es|ed)|recorded|posted|reported|"
     r"block(?:s|ed)|accept(?:s|ed)|resign(?:s|ed)|quit|fired|sacked|hired|elected|chose|selected|"
     r"fined|charged|arrest(?:s|ed)|convicted|jailed|sentenced|acquitted|sued|won|wins|lost|loses|killed|"
     r"warn(?:s|ed)|urg(?:es|ed)|call(?:s|ed)\s+(?:for|on)|demand(?:s|ed)|threaten(?:s|ed)|revealed|"
@@ -72,7 +72,7 @@ _ACT = re.compile(
     r"delay(?:s|ed)|postpon(?:es|ed)|cancel(?:s|led|ed)|extend(?:s|ed)|open(?:s|ed)|clos(?:es|ed)|"
     r"bought|buys|sold|sells|acquir(?:es|ed)|merg(?:es|ed)|recommend(?:s|ed)|endors(?:es|ed)|back(?:s|ed)|"
     r"grant(?:s|ed)|publish\w+|releas\w+|invest\w*|spend|spent|build|built|fund\w*|pay|paid|deliver\w*|"
-    r"offer(?:s|ed)|ruled?|rules|upheld|upholds?|appeal(?:s|ed)?|banned|suspend(?:s|ed)|strike|struck|"
+    r"offered|ruled|upheld|upholds?|appeals|appealed|banned|suspend(?:s|ed)|struck|"
     r"walk\s+out|began|begins|start(?:s|ed)|designated|licensed?|order(?:s|ed)|"
     r"(?:is|are|was|were)\s+(?:expected|set|due|likely)\s+to|plans?\s+to|planned\s+to|intends?\s+to|"
     r"will(?:\s+not)?\s+(?:\w+ly\s+)?[a-z]+|(?:said|says|announced)\s+(?:it|they|he|she|we)\s+would)\b",
