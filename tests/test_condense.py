@@ -488,13 +488,13 @@ def test_a_headline_fact_without_a_keyword_lands_in_the_section_its_article_is_a
 def test_a_sentence_with_no_word_on_any_section_takes_its_paragraphs_topic() -> None:
     text = "\n\n".join([
         "Regulated rail fares will rise by 4.6% in March, the government confirmed on Wednesday.",
-        "Drivers at 14 operators will strike in December. Members backed the walkout by 89% to 11%.",
+        "Drivers at 14 operators will strike in December after rejecting a pay offer. Members backed the action by 89% to 11%.",
     ])
     article = Article(url="https://a.example/rail", title="Rail news", text=text)
 
     digest = build([article], STRIKE_SECTIONS)
 
-    assert "Members backed the walkout by 89% to 11%." in section_texts(digest, "Rail strikes")
+    assert "Members backed the action by 89% to 11%." in section_texts(digest, "Rail strikes")
     assert section_texts(digest, "Train fares") == [
         "Regulated rail fares will rise by 4.6% in March, the government confirmed on Wednesday."
     ]
@@ -560,9 +560,12 @@ def test_two_outlets_leading_with_one_figure_in_their_own_words_make_one_bullet(
 
 
 def test_a_sent_fact_told_again_with_a_new_act_is_news() -> None:
-    sent = ["Regulators approved the new Alzheimer's drug dulanemab for use in the NHS."]
-    again = "The new Alzheimer's drug dulanemab was approved for use in the NHS, regulators said."
-    news = "The Treasury agreed to pay for the Alzheimer's drug dulanemab in hospitals across England from April."
+    sent = ["Regulators approved the Alzheimer's drug dulanemab for NHS use."]
+    again = "The Alzheimer's drug dulanemab was approved for NHS use, regulators said."
+    news = (
+        "The Treasury agreed to fund the Alzheimer's drug dulanemab, which regulators approved for NHS use, so that"
+        " hospitals across England can give it to patients from April."
+    )
     article = Article(url="https://a.example/d", title="Dulanemab", text=f"{again}\n\n{news}")
     sections = (SectionConfig("Drugs", ("dulanemab", "drug")),)
 

@@ -121,7 +121,7 @@ class SectionAssigner:
         self.own = own
         self.topics = self._topics(own, titles)
         self.homes = {article: self._clear_winner(row) for article, row in self.topics.items()}
-        self.paragraph_sizes = Counter((sentence.article, sentence.paragraph) for sentence in sentences)
+        self.paragraph_topics = self._paragraph_topics()
         self.cohesive = self._cohesion(titles)
         self.relevance = self._with_context(own)
         self.evidence = [self._evidence(sentence) for sentence in sentences]
@@ -260,8 +260,9 @@ class SectionAssigner:
         found = self._by_own_words(index, best) if best is not None else None
         if found is not None:
             return found
-        if best is not None and not self.evidence[index][best] and self._in_topical_paragraph(index, best):
-            return best  # no word of its own on the section: its paragraph clearly says which
+        paragraph = self.paragraph_topics[index]
+        if paragraph is not None and best == paragraph and self._leans_nowhere_else(index, paragraph):
+            return paragraph  # its own words do not decide: the rest of its paragraph clearly does
         home = self.homes[self.sentences[index].article]
         if home is not None and best in (None, home) and self._inherits(index, home):
             return home
@@ -289,23 +290,34 @@ class SectionAssigner:
         (share a word with its headline, its first paragraph or the paragraphs around it: an unrelated
         paragraph dropped into a page does not), and its own words must make no case for another section.
         """
-        own = self.own[index]
-        if any(value >= RELEVANCE_FLOOR for other, value in enumerate(own) if other != section):
-            return False
-        return self.cohesive[index]
+        return self._leans_nowhere_else(index, section) and self.cohesive[index]
+
+    def _leans_nowhere_else(self, index: int, section: int) -> bool:
+        """Whether the sentence's own words make no case for a section other than `section`."""
+        return all(value < RELEVANCE_FLOOR for other, value in enumerate(self.own[index]) if other != section)
+
+    def _paragraph_topics(self) -> list[int | None]:
+        """Per sentence: the section the other sentences of its paragraph are clearly about, on average."""
+        sums: defaultdict[tuple[int, int], list[float]] = defaultdict(lambda: [0.0] * len(self.vocabularies))
+        sizes: Counter[tuple[int, int]] = Counter()
+        for sentence, row in zip(self.sentences, self.own, strict=True):
+            key = (sentence.article, sentence.paragraph)
+            sizes[key] += 1
+            for i, value in enumerate(row):
+                sums[key][i] += value
+        found: list[int | None] = []
+        for sentence, row in zip(self.sentences, self.own, strict=True):
+            key = (sentence.article, sentence.paragraph)
+            others = sizes[key] - 1
+            found.append(
+                self._clear_winner([(total - value) / others for total, value in zip(sums[key], row, strict=True)])
+                if others else None
+            )
+        return found
 
     def home_of(self, article: int) -> int | None:
         """The section an article is clearly about, from its headline and first paragraph; None when unclear."""
         return self.homes.get(article)
-
-    def _in_topical_paragraph(self, index: int, section: int) -> bool:
-        """Whether the sentence shares its paragraph with others that make it clearly about `section`,
-        and its own words make no case for another section."""
-        sentence = self.sentences[index]
-        own = self.own[index]
-        return self.paragraph_sizes[(sentence.article, sentence.paragraph)] > 1 and all(
-            value < RELEVANCE_FLOOR for other, value in enumerate(own) if other != section
-        )
 
     def relevance_of(self, index: int, section: int) -> float:
         return self.relevance[index][section]
