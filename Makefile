@@ -61,6 +61,7 @@ eval: $(TEST_STAMP)
 ## bench: speed and memory benchmarks, each beside its baseline measured in the same run
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/eval_extraction.py
+	$(BIN)/python benchmarks/condense_speed.py
 	$(BIN)/python benchmarks/send_sendgrid.py
 	$(BIN)/python benchmarks/subscribers_io.py
 

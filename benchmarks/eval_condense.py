@@ -217,7 +217,7 @@ def run_lead3(sample: Sample, history: Sequence[str], stale_urls: frozenset[str]
     return _fill(sample, ordered)
 
 
-class _Tokenizer:
+class SplitterTokenizer:
     """sumy's tokenizer interface over digest's sentence splitter (sumy's own needs NLTK data)."""
 
     language = "english"
@@ -242,7 +242,7 @@ def run_lexrank(sample: Sample, history: Sequence[str], stale_urls: frozenset[st
         for sentence in split_sentences(article.text):
             owner.setdefault(sentence, index)
     text = "\n\n".join(a.text for a in sample.articles)
-    document = PlaintextParser.from_string(text, _Tokenizer()).document
+    document = PlaintextParser.from_string(text, SplitterTokenizer()).document
     ranked = summarizer(document, len(document.sentences))  # every sentence, in document order...
     words = [summarizer._to_words_set(s) for s in ranked]  # ...so rate them as sumy does, to rank them
     matrix = summarizer._create_matrix(words, summarizer.threshold, summarizer._compute_tf(words),

@@ -3,25 +3,31 @@
 Extractive only: a bullet shows words of its article exactly as written, credited to it.
 
 1. Split (text.py). Paragraphs are cut into sentences by `sentencex`. A sentence can be a bullet
-   when it is a finished statement of 6 to 50 words, not a question, teaser, caption, byline or
-   link. One that leans on the sentence before ("However,", "He said", "This ...") is shown
-   without that opening phrase when the rest is a whole sentence starting with a capital
-   ("In light of this shifting landscape, Starmer and Macron ..." shows from "Starmer"), else
-   joined with the sentence before it, else not at all. A long lead-in clause of a sentence over
-   40 words is left off the same way.
-2. Assign (sections.py). Each sentence goes to the section its title, keywords and the words
-   learnt from the day's own text point to, or to none.
-3. Rank (news.py). Newsworthiness: figures, names, acts and decisions, quotes with their speaker,
-   the first paragraphs, the lead article; background, biography and scene-setting rank low.
-   score = news + 0.3 * relevance (capped at 3), shown on a 0-1 scale as score / (score + 1).
-4. Leave out what was sent (repeats.py). A candidate saying what a statement of a recent edition
+   when it is a finished statement of 6 to 60 words, not a question, teaser, caption, byline or
+   link. One that leans on the sentence before ("However,", "He said", "In light of this, ...") is
+   joined with it when the two make one bullet of at most 50 words, else not used: a bullet never
+   starts part-way into a sentence.
+2. Assign (sections.py). Each sentence goes to the section its own words point to (title,
+   keywords and words learnt from the day's text); when they do not decide, to the one the rest
+   of its paragraph, or else its article's headline and first paragraph, clearly point to; or to
+   none.
+3. Keep news (news.py). Background (biography, history told through old years, what an
+   institution is, a recap of another story) and statements with no element of news (no amount,
+   act, claim credited to someone or date of the day: scene-setting, transitions) go in no section.
+4. Rank (news.py). Newsworthiness: figures, names, acts and decisions, quotes with their speaker,
+   the article's first statement and its first paragraph on the section's topic, the lead article.
+   score = news + 0.3 * relevance (capped at 1.5), shown on a 0-1 scale as score / (score + 1).
+   Statements of articles that went unchanged into a sent edition (`stale_urls`) rank below all
+   others, so an edition leads with what is new.
+5. Leave out what was sent (repeats.py). A candidate saying what a statement of a recent edition
    said (`history`), with no new figure, is dropped; a section may come out empty. The shortlist
    below is filled with candidates not sent before.
-5. Choose. Going down the ranking, each section takes up to `max_items` statements scoring at
+6. Choose. Going down the ranking, each section takes up to `max_items` statements scoring at
    least `min_score` (and 0.5 raw, below which a statement is filler). Each step takes the best
    score less its share already said by the section's bullets (MMR). One that says the same as a
    chosen bullet becomes one of that bullet's `also` sources instead; one that is mostly said
-   already (80%) is dropped.
+   already (80%; 50% for a related page's passing mention of another section's topic, most often
+   a recap) is dropped.
 
 Only the best 3 * max_items (at least 12) candidates of each section are compared with each
 other and with the history, so the work grows with the number of sentences, not its square.

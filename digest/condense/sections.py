@@ -8,12 +8,21 @@
    them join the section's vocabulary, weighted by how often they occur there, their idf, and the
    square of their share among all sections' examples, so a word common to two sections'
    examples counts for little.
-3. Relevance. A sentence's relevance to a section sums the weights of the seeds and expansion
-   words it holds, strongest first, the k-th divided by sqrt(k); a little of its paragraph's
-   and article's relevance is added, so a sentence leans towards the topic of its neighbours.
-4. Assignment. The sentence goes to the section it is most relevant to, when that relevance
-   reaches a floor, owes something to a seed or to two expansion words (never to one word shared
-   with the runner-up alone), and beats the runner-up by a margin. Otherwise it goes nowhere.
+3. Relevance. A sentence's own relevance to a section sums the weights of the seeds and expansion
+   words it holds, strongest first, the k-th divided by sqrt(k); a word found only in a trailing
+   side clause (", with most of the rise going to ...") counts half. Half of the average of its
+   paragraph's other sentences and 0.45 of its article's average are added.
+4. Assignment, in order:
+   - by its own words: the section it is most relevant to, when that relevance reaches a floor,
+     owes something to a seed or to two expansion words (never to one word shared with the
+     runner-up alone), and beats the runner-up by a margin;
+   - else by its paragraph: the section the paragraph's other sentences are clearly about, when
+     its relevance with context agrees and its own words make no case for another section;
+   - else by its article: the section the article's headline and first paragraph are clearly
+     about (a headline fact needs no keyword of its own), when the sentence hangs together with
+     the article (shares a word with its headline, first paragraph or neighbouring paragraphs)
+     and its own words make no case for another section;
+   - else none.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ FEEDBACK_SENTENCES = 12  # at most this many clear examples per section feed the
 FEEDBACK_MIN_DF = 2  # a word must occur in this many examples to join the vocabulary
 EXPANSION_TERMS = 25
 EXPANSION_CAP = 0.6  # one expansion word is worth at most this fraction of an average seed
-PARAGRAPH_CONTEXT = 0.5
+PARAGRAPH_CONTEXT = 0.5  # a paragraph is the unit of one topic in news copy: it weighs as half a sentence's own words
 ARTICLE_CONTEXT = 0.45
 ASIDE_SHARE = 0.5  # a word only in a trailing side clause (", with most going to ...") counts half
 RELEVANCE_FLOOR = 0.75  # in units of an average seed match
