@@ -539,6 +539,8 @@ def test_statements_of_an_article_already_sent_unchanged_rank_below_those_of_new
         "Operators made a new pay offer to drivers in a bid to avert the strike.",
         "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
     ]
+    # With nothing new to say, a section says so rather than refill with the unchanged article.
+    assert texts(condense([old], sections, edition="e", title="T", now=NOW, stale_urls=frozenset({old.url}))) == []
 
 
 def test_two_outlets_leading_with_one_figure_in_their_own_words_make_one_bullet() -> None:

@@ -18,7 +18,8 @@ Extractive only: a bullet shows words of its article exactly as written, credite
    the article's first statement and its first paragraph on the section's topic, the lead article.
    score = news + 0.3 * relevance (capped at 1.5), shown on a 0-1 scale as score / (score + 1).
    Statements of articles that went unchanged into a sent edition (`stale_urls`) rank below all
-   others, so an edition leads with what is new.
+   others, so an edition leads with what is new, and only follow a new statement: a section
+   with nothing new comes out empty rather than refilled with yesterday's story.
 5. Leave out what was sent (repeats.py). A candidate saying what a statement of a recent edition
    said (`history`), with no new figure, is dropped; a section may come out empty. The shortlist
    below is filled with candidates not sent before.
@@ -201,6 +202,8 @@ def _choose(
                 twin.also.append(best.article)
             continue
         picked = chosen[best.section]
+        if best.stale and all(p.candidate.stale for p in picked):
+            continue  # a section with nothing new says so rather than refill with yesterday's story
         said_terms = frozenset().union(*(p.candidate.print.terms for p in picked))
         said_figures = frozenset().union(*(p.candidate.print.figures for p in picked))
         mostly = SIDE_MENTION_SAID if best.side_mention else MOSTLY_SAID
@@ -256,7 +259,8 @@ def condense(
     `history` holds the statements (bullet texts) already sent in recent editions: a sentence
     saying the same again is left out unless its figures changed, so a section may come out empty.
     `stale_urls` names the articles that went unchanged into a sent edition: their statements rank
-    below those of new or changed articles, so an edition leads with what is new.
+    below those of new or changed articles, so an edition leads with what is new, and a section with
+    no new statement comes out empty.
     """
     sentences = _sentences(articles)
     assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections], [a.title for a in articles])
