@@ -593,3 +593,17 @@ def test_a_whole_sentence_may_run_past_fifty_words_but_a_joined_pair_may_not() -
 
     assert 50 < word_count(long_sentence) <= 60 and word_count(pair) > 50
     assert shown == [long_sentence, pair.split(". It said")[0] + "."]
+
+
+def test_one_amount_written_two_ways_by_two_outlets_is_one_bullet() -> None:
+    first = Article(url="https://a.example/wind", title="Wind auction", text=(
+        "The government awarded contracts for 9.6GW of offshore wind on Tuesday, worth £1.2bn a year to developers."
+    ))
+    second = Article(url="https://b.example/wind", title="Record wind auction", via=first.url, text=(
+        "Developers won subsidies for 9.6 gigawatts of new wind farms at sea, worth £1,200m a year."
+    ))
+
+    digest = build([first, second], [SectionConfig("Wind", ("offshore wind", "wind farms"))])
+
+    bullets = [b for s in digest.sections for b in s.bullets]
+    assert [(b.source.url, [ref.url for ref in b.also]) for b in bullets] == [(first.url, [second.url])]

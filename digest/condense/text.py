@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from sentencex import segment
@@ -39,7 +40,12 @@ _BOILERPLATE_ANYWHERE = re.compile(
 )
 WORD_TOKEN = re.compile(r"[^\W_]\S*")  # one match per whitespace-separated token holding a letter or digit
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_FIGURE = re.compile(r"[£€$¥]?\d(?:[\d,.]*\d)?(?:\s?(?:%|per\s?cent|bn|billion|m\b|million|tn|trillion|km|kg|mph|GW|MW|GB|TB))?", re.IGNORECASE)
+_FIGURE = re.compile(
+    r"([£€$¥]?)(\d(?:[\d,.]*\d)?)(?:\s?(%|per\s?cent\b|bn\b|billion|m\b|million|tn\b|trillion|k\b|thousand))?",
+    re.IGNORECASE,
+)
+_MAGNITUDES = {"k": 10**3, "thousand": 10**3, "m": 10**6, "million": 10**6, "bn": 10**9, "billion": 10**9,
+               "tn": 10**12, "trillion": 10**12}
 _YEAR = re.compile(r"^(?:1[89]|20|21)\d\d$")
 
 # Openings that need the sentence before: connectives, and pronouns or demonstratives as subject.
@@ -143,13 +149,22 @@ def word_count(text: str) -> int:
 
 
 def figures(text: str) -> frozenset[str]:
-    """The numbers a text states, normalised ("2.5 per cent" is "2.5%", "2027," is "2027")."""
+    """The numbers a text states, each as one canonical value, so that two outlets writing one amount
+    differently agree: "£1.2bn" and "£1.2 billion" are "£1,200,000,000", "2.5 per cent" is "2.5%";
+    units are dropped ("9.6GW" and "9.6 gigawatts" are "9.6")."""
     found = set()
     for match in _FIGURE.finditer(text):
-        value = re.sub(r"\s+", "", match[0].lower()).replace("percent", "%").replace("billion", "bn")
-        value = value.replace("million", "m").replace("trillion", "tn").rstrip(".,")
-        if value:
-            found.add(value)
+        currency, number, suffix = match[1], match[2].replace(",", "").rstrip("."), (match[3] or "").lower()
+        suffix = re.sub(r"\s+", "", suffix)
+        try:
+            value = Decimal(number) * _MAGNITUDES.get(suffix, 1)
+        except InvalidOperation:  # "1.2.3": not one number
+            continue
+        value = value.normalize()
+        whole = value == value.to_integral_value()
+        # A bare four-digit number may be a year; one written "2,000" or "2 thousand" is an amount.
+        written = f"{int(value):,}" if whole and ("," in match[2] or suffix or value >= 10000) else format(value, "f")
+        found.add(currency + written + ("%" if suffix in ("%", "percent") else ""))
     return frozenset(found)
 
 
