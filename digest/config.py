@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from email_validator import EmailNotValidError, validate_email
+
 from digest.errors import ConfigError
 from digest.models import Source
 
@@ -275,6 +277,11 @@ def parse_config(
     newsletter = _table(NewsletterConfig, data["newsletter"], "newsletter", where)
     if not newsletter.from_name:
         newsletter = _replace(newsletter, from_name=newsletter.name)
+    newsletter = _replace(newsletter, **{
+        key: _address(getattr(newsletter, key), "newsletter", key, where)
+        for key in ("from_email", "reply_to", "alert_email")
+        if getattr(newsletter, key) is not None
+    })
     try:
         ZoneInfo(newsletter.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -369,6 +376,14 @@ def _source(table: _SourceTable, base: Path) -> Source:
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
         return Source(url, table.follow_related)
     return Source(str(_resolve(Path(url).expanduser(), base)), table.follow_related)
+
+
+def _address(value: str, table: str, key: str, where: _Locator) -> str:
+    """A mail address as headers and SendGrid need it: one valid addr-spec, domain lowercased."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ConfigError(f"{where.at(table, key)}[{table}] {key}: {value!r} is not a mail address ({exc})") from None
 
 
 def _resolve(path: Path, base: Path) -> Path:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
+import tomli_w
+from click.testing import Result
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from digest.config import DEFAULT_SECTIONS, load_config
+from digest.config import DEFAULT_SECTIONS, Config, load_config
 from digest.errors import ConfigError
+from tests.support.cli import SAMPLE_PAGE, invoke
+from tests.support.fuzz import values_for
 
 MINIMAL = """\
 [newsletter]
@@ -105,3 +113,100 @@ def test_secrets_come_from_env_and_are_never_shown(tmp_path: Path) -> None:
     assert config.secrets.sendgrid_api_key == "SG.secret-key"
     assert config.delivery.sendgrid_api_url == "http://127.0.0.1:9"
     assert "secret-key" not in repr(config) and "hush" not in repr(config)
+
+
+# -- fuzzing ---------------------------------------------------------------------------------------
+
+def _config_keys() -> list[tuple[str, str, Any]]:
+    """(table, key, type) of every config key, read off the Config dataclasses: new keys are fuzzed too."""
+    keys = []
+    for table, hint in get_type_hints(Config).items():
+        if table in ("path", "secrets"):
+            continue
+        cls = get_args(hint)[0] if get_origin(hint) is tuple else hint
+        keys += [(table, key, key_hint) for key, key_hint in get_type_hints(cls).items()]
+    return keys
+
+
+CONFIG_KEYS = _config_keys()
+_REMOVE = object()
+
+
+def _reaches_network(value: Any) -> bool:
+    """A source URL the fuzzer must not produce: the suite never leaves the machine."""
+    return isinstance(value, str) and "://" in value and not value.lower().startswith("file:")
+
+
+def _mutation(key: tuple[str, str, Any]) -> st.SearchStrategy[tuple[str, str, Any]]:
+    table, name, hint = key
+    values = values_for(hint)
+    if (table, name) == ("sources", "url"):
+        values = values.filter(lambda value: not _reaches_network(value))
+    return st.tuples(st.just(table), st.just(name), st.one_of(values, st.just(_REMOVE)))
+
+
+def _fuzzed_config(mutations: list[tuple[str, str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "newsletter": {
+            "name": "Brief", "from_email": "brief@example.org", "reply_to": "editor@example.org",
+            "postal_address": "1 Example Street, London", "base_url": "https://news.example.org",
+            "timezone": "Europe/London",
+        },
+        "sources": [{"url": str(SAMPLE_PAGE), "follow_related": False}],
+        "sections": [{"title": "Ukraine peace", "keywords": ["ceasefire", "ukraine", "peace"]}],
+        "delivery": {"transport": "outbox", "outbox_dir": "outbox"},
+        "subscribers": {"file": "subscribers.csv"},
+        "state": {"dir": "state"},
+    }
+    for table, name, value in mutations:
+        target = data.setdefault(table, [{}] if table in ("sources", "sections") else {})
+        target = target[0] if isinstance(target, list) else target
+        if value is _REMOVE:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    return data
+
+
+def _assert_one_line_error_or_success(result: Result, folder: Path, before: set[Path], config: Path) -> None:
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 0:
+        assert not errors
+        return
+    assert result.exit_code == 1, result.stderr
+    assert len(errors) == 1, result.stderr
+    assert errors[0].count("\n") == 0 and len(errors[0]) < 2_000
+    assert str(config) in errors[0], errors[0]
+    assert set(folder.rglob("*")) == before, "a failed command wrote files"
+
+
+@pytest.mark.fuzz
+@settings(max_examples=120)
+@example(mutations=[("newsletter", "from_email", "")])  # was blamed on the recipient at send time
+@given(mutations=st.lists(st.sampled_from(CONFIG_KEYS).flatmap(_mutation), min_size=1, max_size=3))
+def test_any_value_of_any_key_builds_or_is_one_line_error_naming_the_file(
+    tmp_path: Path, mutations: list[tuple[str, str, Any]]
+) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as name:
+        folder = Path(name)
+        config = folder / "digest.toml"
+        config.write_text(tomli_w.dumps(_fuzzed_config(mutations)), encoding="utf-8")
+        before = set(folder.rglob("*"))
+        for args in (("schedule", "--next", "2"), ("preview", "--format", "eml", "--out", "-")):
+            result = invoke(config, "-q", *args)
+            _assert_one_line_error_or_success(result, folder, before, config)
+            if result.exit_code:
+                break
+
+
+@pytest.mark.fuzz
+@settings(max_examples=40)
+@given(content=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
+def test_any_bytes_as_the_config_file_are_a_one_line_error_naming_it(tmp_path: Path, content: bytes) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as name:
+        folder = Path(name)
+        config = folder / "digest.toml"
+        config.write_bytes(content)
+        result = invoke(config, "-q", "schedule", "--next", "1")
+        _assert_one_line_error_or_success(result, folder, {config}, config)
