@@ -285,7 +285,7 @@ def parse_config(
     try:
         ZoneInfo(newsletter.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where.at('newsletter', 'timezone')}[newsletter] timezone: unknown IANA time zone {newsletter.timezone!r} (e.g. \"Europe/London\")") from None
+        raise ConfigError(f"{where.at('newsletter', 'timezone')}[newsletter] timezone: unknown IANA time zone {_shown(newsletter.timezone)} (e.g. \"Europe/London\")") from None
     try:
         newsletter.subject.format(name="", date="")
     except (KeyError, IndexError, ValueError):
@@ -293,7 +293,7 @@ def parse_config(
 
     schedule = _table(ScheduleConfig, data.get("schedule", {}), "schedule", where)
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", schedule.time):
-        raise ConfigError(f"{where.at('schedule', 'time')}[schedule] time: expected HH:MM in 24-hour time, got {schedule.time!r}")
+        raise ConfigError(f"{where.at('schedule', 'time')}[schedule] time: expected HH:MM in 24-hour time, got {_shown(schedule.time)}")
     _check_min(schedule.misfire_grace_minutes, 0, "schedule", "misfire_grace_minutes", where)
 
     raw_sources = data.get("sources")
@@ -318,14 +318,14 @@ def parse_config(
         )
         for i, section in enumerate(sections):
             if not section.keywords:
-                raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {section.title!r}: keywords must not be empty")
+                raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {_shown(section.title)}: keywords must not be empty")
             _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
 
     delivery = _table(DeliveryConfig, data.get("delivery", {}), "delivery", where)
     if delivery.transport not in TRANSPORTS:
-        raise ConfigError(f"{where.at('delivery', 'transport')}[delivery] transport: expected one of {', '.join(TRANSPORTS)}, got {delivery.transport!r}")
+        raise ConfigError(f"{where.at('delivery', 'transport')}[delivery] transport: expected one of {', '.join(TRANSPORTS)}, got {_shown(delivery.transport)}")
     if delivery.smtp_security not in SMTP_SECURITY:
-        raise ConfigError(f"{where.at('delivery', 'smtp_security')}[delivery] smtp_security: expected one of {', '.join(SMTP_SECURITY)}, got {delivery.smtp_security!r}")
+        raise ConfigError(f"{where.at('delivery', 'smtp_security')}[delivery] smtp_security: expected one of {', '.join(SMTP_SECURITY)}, got {_shown(delivery.smtp_security)}")
     if not 1 <= delivery.batch_size <= 1000:
         raise ConfigError(f"{where.at('delivery', 'batch_size')}[delivery] batch_size: must be between 1 and 1000")
     delivery = _replace(
@@ -378,12 +378,18 @@ def _source(table: _SourceTable, base: Path) -> Source:
     return Source(str(_resolve(Path(url).expanduser(), base)), table.follow_related)
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """A value as an error message quotes it: its repr, cut short so the message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _address(value: str, table: str, key: str, where: _Locator) -> str:
     """A mail address as headers and SendGrid need it: one valid addr-spec, domain lowercased."""
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ConfigError(f"{where.at(table, key)}[{table}] {key}: {value!r} is not a mail address ({exc})") from None
+        raise ConfigError(f"{where.at(table, key)}[{table}] {key}: {_shown(value)} is not a mail address ({exc})") from None
 
 
 def _resolve(path: Path, base: Path) -> Path:
@@ -446,7 +452,7 @@ def _coerce(value: Any, annotation: Any, table: str, key: str, loc: str) -> Any:
         else isinstance(value, str)
     )
     if not ok:
-        raise ConfigError(f"{loc}[{table}] {key}: expected {_TYPE_NAMES[expected]}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{loc}[{table}] {key}: expected {_TYPE_NAMES[expected]}, got {type(value).__name__} {_shown(value)}")
     if expected is Path:
         return Path(value).expanduser()
     if expected is float:
