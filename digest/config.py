@@ -302,7 +302,7 @@ def parse_config(
     if not isinstance(raw_sources, list):
         raise ConfigError(f"{where.at(None, 'sources')}sources must be an array of tables ([[sources]])")
     sources = tuple(
-        _source(_table(_SourceTable, raw, f"sources[{i}]", where, table_name="sources"), sources_dir)
+        _source(_table(_SourceTable, raw, f"sources[{i}]", where, table_name="sources"), sources_dir, where)
         for i, raw in enumerate(raw_sources)
     )
 
@@ -371,8 +371,10 @@ class _SourceTable:
     follow_related: bool = True
 
 
-def _source(table: _SourceTable, base: Path) -> Source:
+def _source(table: _SourceTable, base: Path, where: _Locator) -> Source:
     url = table.url.strip()
+    if not url:
+        raise ConfigError(f"{where.at('sources', 'url')}[[sources]] url: must not be empty; give a page, feed or file")
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
         return Source(url, table.follow_related)
     return Source(str(_resolve(Path(url).expanduser(), base)), table.follow_related)

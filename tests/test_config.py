@@ -185,6 +185,7 @@ def _assert_one_line_error_or_success(result: Result, folder: Path, before: set[
 @settings(max_examples=120)
 @example(mutations=[("newsletter", "from_email", "")])  # was blamed on the recipient at send time
 @example(mutations=[("newsletter", "from_email", "A" * 10_240)])  # the error line quoted all 10 KB
+@example(mutations=[("sources", "url", "")])  # read the config's own folder as the page
 @given(mutations=st.lists(st.sampled_from(CONFIG_KEYS).flatmap(_mutation), min_size=1, max_size=3))
 def test_any_value_of_any_key_builds_or_is_one_line_error_naming_the_file(
     tmp_path: Path, mutations: list[tuple[str, str, Any]]
