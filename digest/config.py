@@ -441,6 +441,8 @@ def _coerce(value: Any, annotation: Any, table: str, key: str, loc: str) -> Any:
     if kind.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ConfigError(f"{loc}[{table}] {key}: expected a list of non-empty strings")
+        for item in value:
+            _check_characters(item, table, key, loc)
         return tuple(v.strip() for v in value)
     optional = "None" in kind
     base = kind.replace(" | None", "")
@@ -455,11 +457,37 @@ def _coerce(value: Any, annotation: Any, table: str, key: str, loc: str) -> Any:
     )
     if not ok:
         raise ConfigError(f"{loc}[{table}] {key}: expected {_TYPE_NAMES[expected]}, got {type(value).__name__} {_shown(value)}")
+    if isinstance(value, str):
+        _check_characters(value, table, key, loc)
     if expected is Path:
         return Path(value).expanduser()
     if expected is float:
         return float(value)
     return value
+
+
+# Keys whose text may run over several lines; every other string is one line.
+_MULTILINE_KEYS = frozenset({("newsletter", "postal_address"), ("signup", "consent_text"), ("signup", "welcome_text")})
+# Characters no config value needs, that would break a mail header or the MJML parser, or turn
+# text around in a reader's mail client: C0/C1 controls, bidi embeddings, overrides and isolates,
+# surrogates and Unicode non-characters. Line breaks are checked apart (multi-line keys allow them).
+_FORBIDDEN_CHARACTER = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef"
+    "\ufffe\uffff\U0001fffe\U0001ffff\U0010fffe\U0010ffff]"
+)
+_LINE_BREAK = re.compile("[\r\n\u2028\u2029]")
+
+
+def _check_characters(value: str, table: str, key: str, loc: str) -> None:
+    """Refuse control characters in any value, and line breaks in one-line values. Raises ConfigError."""
+    found = _FORBIDDEN_CHARACTER.search(value)
+    if found is None and (table, key) not in _MULTILINE_KEYS:
+        found = _LINE_BREAK.search(value)
+    if found is not None:
+        raise ConfigError(
+            f"{loc}[{table}] {key}: holds the control character U+{ord(found.group()):04X} "
+            f"at position {found.start() + 1}; remove it"
+        )
 
 
 class _Locator:
