@@ -294,7 +294,6 @@ def parse_config(
     schedule = _table(ScheduleConfig, data.get("schedule", {}), "schedule", where)
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", schedule.time):
         raise ConfigError(f"{where.at('schedule', 'time')}[schedule] time: expected HH:MM in 24-hour time, got {_shown(schedule.time)}")
-    _check_min(schedule.misfire_grace_minutes, 0, "schedule", "misfire_grace_minutes", where)
 
     raw_sources = data.get("sources")
     if not raw_sources:
@@ -316,18 +315,15 @@ def parse_config(
             _table(SectionConfig, raw, f"sections[{i}]", where, table_name="sections")
             for i, raw in enumerate(raw_sections)
         )
-        for i, section in enumerate(sections):
+        for section in sections:
             if not section.keywords:
                 raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {_shown(section.title)}: keywords must not be empty")
-            _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
 
     delivery = _table(DeliveryConfig, data.get("delivery", {}), "delivery", where)
     if delivery.transport not in TRANSPORTS:
         raise ConfigError(f"{where.at('delivery', 'transport')}[delivery] transport: expected one of {', '.join(TRANSPORTS)}, got {_shown(delivery.transport)}")
     if delivery.smtp_security not in SMTP_SECURITY:
         raise ConfigError(f"{where.at('delivery', 'smtp_security')}[delivery] smtp_security: expected one of {', '.join(SMTP_SECURITY)}, got {_shown(delivery.smtp_security)}")
-    if not 1 <= delivery.batch_size <= 1000:
-        raise ConfigError(f"{where.at('delivery', 'batch_size')}[delivery] batch_size: must be between 1 and 1000")
     delivery = _replace(
         delivery,
         outbox_dir=_resolve(delivery.outbox_dir, state_dir),
@@ -338,7 +334,6 @@ def parse_config(
     subscribers = _replace(subscribers, file=_resolve(subscribers.file, state_dir))
     state = _table(StateConfig, data.get("state", {}), "state", where)
     state = _replace(state, dir=_resolve(state.dir, state_dir))
-    _check_min(state.keep_days, 1, "state", "keep_days", where)
     gather = _table(GatherConfig, data.get("gather", {}), "gather", where)
     novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
     email = _table(EmailConfig, data.get("email", {}), "email", where)
@@ -404,9 +399,36 @@ def _replace(obj: Any, **changes: Any) -> Any:
     return type(obj)(**values)
 
 
-def _check_min(value: int, minimum: int, table: str, key: str, where: _Locator) -> None:
-    if value < minimum:
-        raise ConfigError(f"{where.at(table.split('[')[0], key)}[{table}] {key}: must be at least {minimum}, got {value}")
+# Inclusive bounds of numeric keys. A key not listed here must still be finite and within
+# ±NUMBER_LIMIT, so that no value can overflow a timedelta, a C int or a buffer size.
+NUMBER_LIMIT = 1_000_000_000
+NUMBER_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
+    ("sections", "max_items"): (1, 100),
+    ("schedule", "misfire_grace_minutes"): (0, 1440),
+    ("delivery", "smtp_port"): (1, 65535),
+    ("delivery", "batch_size"): (1, 1000),
+    ("delivery", "timeout_seconds"): (0.1, 3600),
+    ("state", "keep_days"): (1, 36500),
+    ("gather", "connect_timeout"): (0.1, 600),
+    ("gather", "read_timeout"): (0.1, 600),
+    ("gather", "max_bytes"): (1, 1 << 31),
+    ("gather", "max_redirects"): (0, 50),
+    ("gather", "max_related"): (0, 1000),
+    ("gather", "concurrency"): (1, 64),
+    ("gather", "page_timeout"): (0.1, 3600),
+    ("gather", "total_timeout"): (0.1, 86400),
+    ("gather", "feed_max_age_days"): (0, 36500),
+    ("novelty", "window_days"): (0, 3650),
+    ("email", "logo_width"): (1, 2000),
+    ("email", "logo_height"): (1, 2000),
+}
+
+
+def _check_number(value: float, table: str, name: str, key: str, where: _Locator) -> None:
+    low, high = NUMBER_BOUNDS.get((table, key), (-NUMBER_LIMIT, NUMBER_LIMIT))
+    if not low <= value <= high:  # also false for NaN
+        bounds = " and ".join(str(int(b)) if float(b).is_integer() else str(b) for b in (low, high))
+        raise ConfigError(f"{where.at(table, key)}[{name}] {key}: must be between {bounds}, got {_shown(value)}")
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", Path: "a path string"}
@@ -423,6 +445,8 @@ def _table(cls: type, raw: Any, name: str, where: _Locator, table_name: str | No
         if key not in known:
             raise ConfigError(f"{where.at(table_name, key)}[{name}] unknown key '{key}' (known: {', '.join(known)})")
         values[key] = _coerce(value, known[key].type, name, key, where.at(table_name, key))
+        if isinstance(values[key], (int, float)) and not isinstance(values[key], bool):
+            _check_number(values[key], table_name, name, key, where)
     missing = [f.name for f in fields(cls) if f.name not in values and _required(cls, f.name)]
     if missing:
         raise ConfigError(f"{where.at(None, table_name)}[{name}] missing required key '{missing[0]}'")
