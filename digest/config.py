@@ -484,6 +484,8 @@ def _coerce(value: Any, annotation: Any, table: str, key: str, loc: str) -> Any:
     if isinstance(value, str):
         _check_characters(value, table, key, loc)
     if expected is Path:
+        if not value.strip():
+            raise ConfigError(f"{loc}[{table}] {key}: must not be empty; give a path")
         return Path(value).expanduser()
     if expected is float:
         return float(value)
