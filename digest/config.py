@@ -335,6 +335,8 @@ def parse_config(
     state = _table(StateConfig, data.get("state", {}), "state", where)
     state = _replace(state, dir=_resolve(state.dir, state_dir))
     gather = _table(GatherConfig, data.get("gather", {}), "gather", where)
+    if not (gather.user_agent.strip() and gather.user_agent.isascii() and gather.user_agent.isprintable()):
+        raise ConfigError(f"{where.at('gather', 'user_agent')}[gather] user_agent: must be printable ASCII text (it is sent as an HTTP header)")
     novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
     email = _table(EmailConfig, data.get("email", {}), "email", where)
     if email.template_dir is not None:

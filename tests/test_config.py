@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from digest.config import DEFAULT_SECTIONS, Config, load_config
 from digest.errors import ConfigError
 from tests.support.cli import SAMPLE_PAGE, invoke
-from tests.support.fuzz import values_for
+from tests.support.fuzz import budget, values_for
 
 MINIMAL = """\
 [newsletter]
@@ -190,7 +190,7 @@ def _assert_one_line_error_or_success(result: Result, folder: Path, before: set[
 
 
 @pytest.mark.fuzz
-@settings(max_examples=120)
+@settings(max_examples=budget(50))
 @example(mutations=[("newsletter", "from_email", "")])  # was blamed on the recipient at send time
 @example(mutations=[("newsletter", "from_email", "A" * 10_240)])  # the error line quoted all 10 KB
 @example(mutations=[("sources", "url", "")])  # read the config's own folder as the page
@@ -200,6 +200,7 @@ def _assert_one_line_error_or_success(result: Result, folder: Path, before: set[
 @example(mutations=[("gather", "max_bytes", 2**63 - 1)])  # OverflowError reading the page
 @example(mutations=[("delivery", "timeout_seconds", float("nan"))])
 @example(mutations=[("subscribers", "file", "")])  # the config's folder read as the subscriber list
+@example(mutations=[("gather", "user_agent", "\xa0")])  # UnicodeEncodeError from httpx
 @given(mutations=st.lists(st.sampled_from(CONFIG_KEYS).flatmap(_mutation), min_size=1, max_size=3))
 def test_any_value_of_any_key_builds_or_is_one_line_error_naming_the_file(
     tmp_path: Path, mutations: list[tuple[str, str, Any]]
@@ -222,7 +223,7 @@ def test_any_value_of_any_key_builds_or_is_one_line_error_naming_the_file(
 
 
 @pytest.mark.fuzz
-@settings(max_examples=40)
+@settings(max_examples=budget(40))
 @given(content=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
 def test_any_bytes_as_the_config_file_are_a_one_line_error_naming_it(tmp_path: Path, content: bytes) -> None:
     with tempfile.TemporaryDirectory(dir=tmp_path) as name:

@@ -1,18 +1,24 @@
 """Hypothesis strategies for the fuzz tests: hostile text, TOML values, CSV rows, HTML pages.
 
 Every fuzz test runs a fixed, derandomized example budget (the `digest` profile registered in
-tests/conftest.py), so CI sees the same cases on every run. A case that found a bug is kept as an
-`@example` beside the test that found it.
+tests/conftest.py, and `budget`), so CI sees the same cases on every run. A case that found a bug
+is kept as an `@example` beside the test that found it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 from hypothesis import strategies as st
+
+def budget(examples: int) -> int:
+    """A test's example count: fixed for CI, times $DIGEST_FUZZ_SCALE for a longer hunt (make fuzz)."""
+    return examples * max(1, int(os.environ.get("DIGEST_FUZZ_SCALE", "1")))
+
 
 # Characters that have broken headers, markup or parsers somewhere: line breaks of every kind,
 # NUL and other C0/C1 controls, bidi overrides, XML non-characters, quotes and markup.
