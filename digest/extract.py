@@ -107,15 +107,21 @@ def extract_article(page: Page) -> Article:
     tree = trafilatura.load_html(html) if html.strip() else None
     if tree is not None:
         _drop_boilerplate_blocks(tree)
-        document = trafilatura.bare_extraction(
-            tree,
-            url=page.url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=True,
-            favor_precision=True,
-            date_extraction_params={"original_date": True, "extensive_search": False},
-        )
+        try:
+            document = trafilatura.bare_extraction(
+                tree,
+                url=page.url,
+                with_metadata=True,
+                include_comments=False,
+                include_tables=True,
+                favor_precision=True,
+                date_extraction_params={"original_date": True, "extensive_search": False},
+            )
+        except Exception as exc:
+            # trafilatura and htmldate assert on some malformed trees (`<svg><p><p>` drops its own
+            # root); a hostile page must not stop the edition, and the fallback below reads it.
+            logger.warning("%s: trafilatura failed (%s); using the fallback extractor", page.url, type(exc).__name__)
+            document = None
         if document is not None and not isinstance(document, dict):
             title, author, date, sitename = document.title, document.author, document.date, document.sitename
             text = _clean_lines((document.text or "").splitlines(), title)

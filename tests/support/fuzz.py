@@ -113,11 +113,30 @@ _ATTRIBUTE_VALUES = ("related", "article", "og:title", "og:site_name", "utf-8", 
 _TEXT = ("Related Sources", "See also", "Most read", "Comments", "The ceasefire talks resumed in Geneva on Monday.",
          "Defence spending rose to 2.5% of GDP, the ministry said.", "AI partnership", "&amp;", "&#0;", "&#x202e;",
          "&nbsp;", "]]>", "<!--", "-->", "<![CDATA[", "U.S.", "Dr.", "3.5", "“quoted”")
+# Character references a parser turns into characters that raw bytes could not carry.
+_REFERENCES = ("&#0;", "&#7;", "&#27;", "&#x1b;", "&#127;", "&#x85;", "&#xFFFE;", "&#xD800;", "&#x202E;", "&#x2066;", "&#xFEFF;")
+
+
+_SENTENCES = (
+    "The ceasefire talks in Geneva resumed on Monday with Ukrainian and Russian negotiators present.",
+    "Defence spending will rise to 2.5% of GDP by 2027, the ministry said in its annual report.",
+    "The new AI partnership will fund semiconductor research and a shared data centre in Manchester.",
+)
+
+
+def spliced_sentences() -> st.SearchStrategy[str]:
+    """A sentence that would make a bullet, with hostile characters spliced in: it reaches the email."""
+    return st.builds(
+        lambda sentence, pieces, at: sentence[:at] + "".join(pieces) + sentence[at:],
+        st.sampled_from(_SENTENCES),
+        st.lists(st.sampled_from(NASTY_CHARACTERS + NASTY_STRINGS[:10] + _REFERENCES), min_size=1, max_size=3),
+        st.integers(min_value=0, max_value=90),
+    )
 
 
 def html_documents() -> st.SearchStrategy[str]:
     """Random markup: nested tags with attributes and text, stray brackets and entities, half-closed tags."""
-    text = st.one_of(st.sampled_from(_TEXT), hostile_text(40))
+    text = st.one_of(st.sampled_from(_TEXT + _REFERENCES), hostile_text(40), spliced_sentences())
     attribute = st.tuples(st.sampled_from(_ATTRIBUTES), st.one_of(st.sampled_from(_ATTRIBUTE_VALUES), hostile_text(20)))
 
     def element(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
