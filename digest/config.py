@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import ConfigError
-from digest.models import Source
+from digest.models import UNSAFE_CHARACTERS, Source
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -496,19 +496,12 @@ def _coerce(value: Any, annotation: Any, table: str, key: str, loc: str) -> Any:
 
 # Keys whose text may run over several lines; every other string is one line.
 _MULTILINE_KEYS = frozenset({("newsletter", "postal_address"), ("signup", "consent_text"), ("signup", "welcome_text")})
-# Characters no config value needs, that would break a mail header or the MJML parser, or turn
-# text around in a reader's mail client: C0/C1 controls, bidi embeddings, overrides and isolates,
-# surrogates and Unicode non-characters. Line breaks are checked apart (multi-line keys allow them).
-_FORBIDDEN_CHARACTER = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef"
-    "\ufffe\uffff\U0001fffe\U0001ffff\U0010fffe\U0010ffff]"
-)
 _LINE_BREAK = re.compile("[\r\n\u2028\u2029]")
 
 
 def _check_characters(value: str, table: str, key: str, loc: str) -> None:
     """Refuse control characters in any value, and line breaks in one-line values. Raises ConfigError."""
-    found = _FORBIDDEN_CHARACTER.search(value)
+    found = UNSAFE_CHARACTERS.search(value)
     if found is None and (table, key) not in _MULTILINE_KEYS:
         found = _LINE_BREAK.search(value)
     if found is not None:

@@ -20,7 +20,7 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHT
 from lxml.html import HtmlElement
 
 from digest.errors import ExtractError
-from digest.models import Article, Page
+from digest.models import Article, Page, safe_text
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +131,16 @@ def extract_article(page: Page) -> Article:
     if not text:
         logger.debug("%s: trafilatura found no text, using the fallback", page.url)
         text = _fallback_text(soup, title)  # consumes the soup
+    text = safe_text(text).strip()  # character references (&#27;, &#xFFFE;) survive the parsers
     if not text:
         raise ExtractError(f"{page.url}: no readable article text found")
     return Article(
         url=page.url,
-        title=title or page.url,
+        title=safe_text(title or "").strip() or page.url,
         text=text,
         date=date,
-        author=author,
-        sitename=sitename,
+        author=safe_text(author) if author else author,
+        sitename=safe_text(sitename) if sitename else sitename,
         related=related,
         via=page.via,
     )
