@@ -30,6 +30,7 @@ from digest.models import (
     Section,
     SourceRef,
     SourceReport,
+    safe_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -50,8 +51,9 @@ _WEB_URL = re.compile(r"https?://[^\s/?#\\]+\S*", re.IGNORECASE)
 
 
 def neutralise_placeholders(text: str) -> str:
-    """Untrusted text with every run of '%' shortened to one, so it can never hold a placeholder."""
-    return _MARKER_RUN.sub("%", text)
+    """Untrusted text with every run of '%' shortened to one, so it can never hold a placeholder,
+    and without the characters that break MJML or turn a line around (models.UNSAFE_CHARACTERS)."""
+    return _MARKER_RUN.sub("%", safe_text(text))
 
 
 def human_date(edition: str) -> str:
@@ -167,13 +169,14 @@ def _preheader(digest: Digest, newsletter: NewsletterConfig) -> str:
     """The inbox preview line: the first bullet, or the section titles when there is none."""
     for section in digest.sections:
         for bullet in section.bullets:
-            return _truncate(" ".join(bullet.text.split()), PREHEADER_LENGTH)
+            return truncate(" ".join(bullet.text.split()), PREHEADER_LENGTH)
     if digest.sections:
         return "Today: " + ", ".join(section.title for section in digest.sections)
     return f"{newsletter.name}, {human_date(digest.edition)}"
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
+    """Text cut to at most `limit` characters at a word boundary, with "…" when it was cut."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
