@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -286,10 +287,12 @@ def parse_config(
         ZoneInfo(newsletter.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{where.at('newsletter', 'timezone')}[newsletter] timezone: unknown IANA time zone {_shown(newsletter.timezone)} (e.g. \"Europe/London\")") from None
-    try:
-        newsletter.subject.format(name="", date="")
-    except (KeyError, IndexError, ValueError):
-        raise ConfigError(f"{where.at('newsletter', 'subject')}[newsletter] subject: only {{name}} and {{date}} may be used") from None
+    _check_template(newsletter.subject, ("name", "date"), "newsletter", "subject", where)
+    if not re.fullmatch(r"https?://[^\s/?#@]+(/\S*)?", newsletter.base_url, re.IGNORECASE):
+        raise ConfigError(
+            f"{where.at('newsletter', 'base_url')}[newsletter] base_url: expected an http(s) URL like "
+            f"https://news.example.org, got {_shown(newsletter.base_url)}"
+        )
 
     schedule = _table(ScheduleConfig, data.get("schedule", {}), "schedule", where)
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", schedule.time):
@@ -339,9 +342,15 @@ def parse_config(
         raise ConfigError(f"{where.at('gather', 'user_agent')}[gather] user_agent: must be printable ASCII text (it is sent as an HTTP header)")
     novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
     email = _table(EmailConfig, data.get("email", {}), "email", where)
+    for key in ("accent_color", "masthead_color"):  # they go into style attributes
+        if not re.fullmatch(r"#[0-9a-f]{3}|#[0-9a-f]{6}|[a-z]{3,30}", getattr(email, key), re.IGNORECASE):
+            raise ConfigError(f"{where.at('email', key)}[email] {key}: expected a colour like #b4232a or navy, got {_shown(getattr(email, key))}")
+    if email.logo_url is not None and not re.fullmatch(r"https?://[^\s/?#@]+(/\S*)?", email.logo_url, re.IGNORECASE):
+        raise ConfigError(f"{where.at('email', 'logo_url')}[email] logo_url: expected an http(s) URL, got {_shown(email.logo_url)}")
     if email.template_dir is not None:
         email = _replace(email, template_dir=_resolve(email.template_dir, sources_dir))
     signup = _table(SignupConfig, data.get("signup", {}), "signup", where)
+    _check_template(signup.confirm_subject, ("name",), "signup", "confirm_subject", where)
     serve = _table(ServeConfig, data.get("serve", {}), "serve", where)
 
     return Config(
@@ -381,6 +390,18 @@ def _shown(value: object, limit: int = 60) -> str:
     """A value as an error message quotes it: its repr, cut short so the message stays one readable line."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_template(template: str, allowed: tuple[str, ...], table: str, key: str, where: _Locator) -> None:
+    """A str.format template may name only `allowed` fields: no attribute or index lookups
+    ({name.__class__}), conversions or format specs ({date:>9999}). Raises ConfigError."""
+    try:
+        fields_used = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template) if name is not None]
+    except ValueError:
+        fields_used = [("", "", None)]
+    if any(name not in allowed or spec or conversion for name, spec, conversion in fields_used):
+        only = " and ".join(f"{{{name}}}" for name in allowed)
+        raise ConfigError(f"{where.at(table, key)}[{table}] {key}: only {only} may be used (write {{{{ and }}}} for braces)")
 
 
 def _address(value: str, table: str, key: str, where: _Locator) -> str:

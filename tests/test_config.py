@@ -116,6 +116,35 @@ def test_secrets_come_from_env_and_are_never_shown(tmp_path: Path) -> None:
     assert "secret-key" not in repr(config) and "hush" not in repr(config)
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('name = "Brief\\r\\nBcc: evil@example.com"', "[newsletter] name: holds the control character U+000D at position 6; remove it"),
+        ('from_name = "Brief\\u0000"', "[newsletter] from_name: holds the control character U+0000 at position 6; remove it"),
+        ('subject = "\\u202e{date}"', "[newsletter] subject: holds the control character U+202E at position 1; remove it"),
+        ('subject = "{name.__class__}"', "[newsletter] subject: only {name} and {date} may be used (write {{ and }} for braces)"),
+        ('subject = "{date:>9999}"', "[newsletter] subject: only {name} and {date} may be used (write {{ and }} for braces)"),
+        ('reply_to = "editor@example.org\\r\\nBcc: evil@example.com"', "[newsletter] reply_to: holds the control character U+000D at position 19; remove it"),
+        ('reply_to = "editor@example.org, evil@example.com"', "[newsletter] reply_to: 'editor@example.org, evil@example.com' is not a mail address"),
+        ('base_url = "javascript:alert(1)//"', "[newsletter] base_url: expected an http(s) URL like https://news.example.org, got 'javascript:alert(1)//'"),
+    ],
+)
+def test_values_that_could_break_a_header_or_markup_are_refused_naming_the_line(tmp_path: Path, line: str, message: str) -> None:
+    text = MINIMAL.replace('from_email = "brief@example.org"\n', f'from_email = "brief@example.org"\n{line}\n')
+    if line.startswith("name ="):
+        text = text.replace('name = "Brief"\n', "")
+    error = error_for(tmp_path, text)
+    assert error.startswith(f"{tmp_path / 'digest.toml'}:") and message in error, error
+
+
+def test_email_colours_and_logo_are_refused_unless_they_are_a_colour_and_a_web_url(tmp_path: Path) -> None:
+    error = error_for(tmp_path, MINIMAL + '\n[email]\naccent_color = "red;\\" onmouseover=\\"alert(1)"\n')
+    assert error.startswith(f"{tmp_path / 'digest.toml'}:9: [email] accent_color: expected a colour like #b4232a or navy")
+    error = error_for(tmp_path, MINIMAL + '\n[email]\nlogo_url = "javascript:alert(1)"\n')
+    assert error.startswith(f"{tmp_path / 'digest.toml'}:9: [email] logo_url: expected an http(s) URL")
+    assert load_config(write(tmp_path, MINIMAL + '\n[email]\naccent_color = "#0a0"\nmasthead_color = "navy"\n'), env={}).email.accent_color == "#0a0"
+
+
 # -- fuzzing ---------------------------------------------------------------------------------------
 
 def _config_keys() -> list[tuple[str, str, Any]]:

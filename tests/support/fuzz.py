@@ -15,6 +15,7 @@ from typing import Any, Union, get_args, get_origin
 
 from hypothesis import strategies as st
 
+
 def budget(examples: int) -> int:
     """A test's example count: fixed for CI, times $DIGEST_FUZZ_SCALE for a longer hunt (make fuzz)."""
     return examples * max(1, int(os.environ.get("DIGEST_FUZZ_SCALE", "1")))
