@@ -20,6 +20,7 @@ PIP_COMPILE := $(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-u
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "digest needs Python 3.11 or newer"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip  # older pips misread extras like lxml[html_clean]
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
@@ -56,7 +57,8 @@ bench: $(TEST_STAMP)
 ## lock: write requirements.txt and requirements-test.txt from pyproject.toml, with hashes (pip-tools);
 ## pins that still fit are kept: delete both files first to move everything to the newest versions
 lock:
-	test -x $(LOCK_TOOLS)/bin/pip-compile || ( $(PYTHON) -m venv $(LOCK_TOOLS) && $(LOCK_TOOLS)/bin/python -m pip install --quiet 'pip-tools>=7.4' )
+	test -x $(LOCK_TOOLS)/bin/pip-compile || ( $(PYTHON) -m venv $(LOCK_TOOLS) \
+		&& $(LOCK_TOOLS)/bin/python -m pip install --quiet --upgrade pip 'pip-tools>=7.4' )
 	$(LOCK_ENV) $(PIP_COMPILE) --extra test -o $(TEST_LOCK) pyproject.toml
 	cp $(TEST_LOCK) $(LOCK)  # the runtime lock keeps the test lock's pins
 	$(LOCK_ENV) $(PIP_COMPILE) -o $(LOCK) pyproject.toml
