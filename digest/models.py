@@ -21,8 +21,9 @@ NAME_PLACEHOLDER = "%%name%%"
 PLACEHOLDERS = (UNSUBSCRIBE_URL_PLACEHOLDER, NAME_PLACEHOLDER)
 
 SourceStatus = Literal["ok", "error"]
-SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
-SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced")
+SubscriberStatus = Literal["active", "unsubscribed", "bounced", "pending"]
+# pending: signed up on the form, not yet confirmed; never mailed an edition.
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced", "pending")
 DeliveryStatus = Literal["pending", "in_flight", "sent", "failed", "unknown"]
 
 
@@ -221,6 +222,7 @@ class Subscriber:
     subscribed_at: str = ""  # ISO 8601 datetime, UTC
     unsubscribed_at: str = ""
     source: str = ""
+    confirmed_at: str = ""  # when the reader confirmed a sign-up (double opt-in)
 
 
 @dataclass(frozen=True, slots=True)
