@@ -338,7 +338,13 @@ def parse_config(
     if email.template_dir is not None:
         email = _replace(email, template_dir=_resolve(email.template_dir, sources_dir))
     signup = _table(SignupConfig, data.get("signup", {}), "signup", where)
+    try:
+        signup.confirm_subject.format(name="")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(f"{where.at('signup', 'confirm_subject')}[signup] confirm_subject: only {{name}} may be used") from None
     serve = _table(ServeConfig, data.get("serve", {}), "serve", where)
+    _check_min(serve.max_request_bytes, 1024, "serve", "max_request_bytes", where)
+    _check_min(serve.rate_limit_per_minute, 1, "serve", "rate_limit_per_minute", where)
 
     return Config(
         path=None if bundled else path,
