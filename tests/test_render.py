@@ -192,7 +192,7 @@ def test_untrusted_markup_is_escaped_in_html_and_literal_in_text() -> None:
         hostile_text + "\xa0—\xa0<img src=x onerror=alert(1)>"
     )
     hrefs = [a["href"] for a in soup.find_all("a")]
-    assert hrefs == [quote_breaker, UNSUBSCRIBE_URL_PLACEHOLDER]
+    assert hrefs == [quote_breaker, f"{NEWSLETTER.base_url}/subscribe", UNSUBSCRIBE_URL_PLACEHOLDER]
     assert all(set(a.attrs) == {"href", "style"} for a in soup.find_all("a"))
     assert soup.find("span", string="Local page") is not None
     assert "Evil & Co — unavailable: <script>bad</script>" in soup.get_text()
@@ -250,10 +250,13 @@ def test_footer_leaves_out_a_missing_postal_address() -> None:
     newsletter = NewsletterConfig(name="Brief", from_email="brief@example.org")
     email = render_email(make_digest(), newsletter)
     footer = soup_of(email.html).find("a", string="Unsubscribe").find_parent("div")
+    subscribe = f"Forwarded this? Subscribe at {newsletter.base_url}/subscribe"
     assert [p.get_text() for p in footer.find_all("p")] == [
-        "You receive this because you subscribed to Brief.", "Unsubscribe",
+        "You receive this because you subscribed to Brief.", subscribe, "Unsubscribe",
     ]
-    assert email.text.splitlines()[-3:] == ["---", "You receive this because you subscribed to Brief.", "Unsubscribe: %%unsubscribe_url%%"]
+    assert email.text.splitlines()[-4:] == [
+        "---", "You receive this because you subscribed to Brief.", subscribe, "Unsubscribe: %%unsubscribe_url%%",
+    ]
 
 
 @pytest.mark.parametrize(
