@@ -237,7 +237,8 @@ def test_missing_secret_refuses_to_start(tmp_path: Path) -> None:
     )
 
 
-def test_digest_serve_process_unsubscribes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_digest_serve_process_unsubscribes_and_stops_on_a_signal(tmp_path: Path, stop: signal.Signals) -> None:
     config_path = write_config(tmp_path)
     (tmp_path / "subscribers.csv").write_text(LIST, encoding="utf-8")
     server = start_digest(config_path, "serve", "--port", "0")
@@ -251,7 +252,7 @@ def test_digest_serve_process_unsubscribes_and_stops_on_ctrl_c(tmp_path: Path) -
         assert httpx.post(f"{url}/unsubscribe/{token}", data=ONE_CLICK).status_code == 200
         assert read_subscribers(tmp_path / "subscribers.csv")[0].status == "unsubscribed"
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(stop)
         _, stderr = server.communicate(timeout=30)
     assert server.returncode == 0
     assert stderr.strip().endswith("stopped")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 import click
 
 from digest.cli import AppContext, cli, pass_app
@@ -30,8 +33,14 @@ def serve_command(app: AppContext, host: str, port: int, proxy_fix: bool) -> Non
     )
     bound_host, bound_port = server.effective_host, server.effective_port
     click.echo(f"serving on http://{bound_host}:{bound_port} for {config.newsletter.base_url} (Ctrl+C to stop)", err=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # systemctl stop: stop as Ctrl+C does
     try:
         server.run()  # returns on Ctrl+C
     finally:
+        signal.signal(signal.SIGTERM, previous)
         signup_desk(web).close()  # mail the confirmations already promised
     click.echo("stopped", err=True)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
