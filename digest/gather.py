@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -81,15 +81,19 @@ def gather(
     *,
     clock: Clock = utc_now,
     on_progress: Progress | None = None,
+    seen: frozenset[str] = frozenset(),
 ) -> Gathered:
-    """Fetch every source and one hop of its related links (or feed entries). Raises NoSourcesError."""
+    """Fetch every source and one hop of its related links (or feed entries). Raises NoSourcesError.
+
+    `seen`: links or ids of feed entries already sent, which are not fetched again.
+    """
     report = on_progress or (lambda line: None)
     with _client(config) as client:
         trusted = {source.url: _may_reach_private(source.url, config) for source in sources}
         refuse: dict[str, RefusePrivate] = {url: "never" if ok else "redirects" for url, ok in trusted.items()}
         fetched = _fetch_all([source.url for source in sources], config, client, clock, report, refuse=refuse)
-        seen = {url for source in sources for url in (source.url, *_page_urls(fetched[source.url]))}
-        plans = [_plan(source, fetched[source.url], config, seen) for source in sources]
+        claimed = {url for source in sources for url in (source.url, *_page_urls(fetched[source.url]))}
+        plans = [_plan(source, fetched[source.url], config, claimed, clock(), sent=seen) for source in sources]
         failed = [plan.failure for plan in plans if plan.failure is not None]
         if len(failed) == len(sources):
             detail = "; ".join(f"{failure.url}: {failure.reason}" for failure in failed) or "no sources configured"
@@ -148,12 +152,14 @@ class _Plan:
         return outcome
 
 
-def _plan(source: Source, outcome: Page | SourceError, config: GatherConfig, seen: set[str]) -> _Plan:
+def _plan(
+    source: Source, outcome: Page | SourceError, config: GatherConfig, seen: set[str], now: datetime, *, sent: frozenset[str]
+) -> _Plan:
     """Decide what a fetched source yields; adds the links it will follow to `seen`."""
     if isinstance(outcome, SourceError):
         return _Plan(source.url, failure=SourceFailure(source.url, outcome.reason))
     try:
-        feed = _read_feed(outcome, config)
+        feed = _read_feed(outcome, config, now=now, sent=sent)
     except SourceError as exc:
         _warn(SourceError(source.url, exc.reason))
         return _Plan(outcome.url, failure=SourceFailure(source.url, exc.reason))
@@ -401,8 +407,11 @@ class _FeedPlan:
         return tuple(link for link in self.links if link not in self.unfetchable)
 
 
-def _read_feed(page: Page, config: GatherConfig) -> _FeedPlan | None:
-    """The feed's newest entries, or None when the page is not a feed. Raises SourceError for a broken feed."""
+def _read_feed(
+    page: Page, config: GatherConfig, *, now: datetime | None = None, sent: frozenset[str] = frozenset()
+) -> _FeedPlan | None:
+    """The feed's newest entries not in `sent` (links or ids) and, given `now`, not older than
+    feed_max_age_days; None when the page is not a feed. Raises SourceError for a broken feed."""
     declared_feed = page.content_type in FEED_TYPES
     if not declared_feed and not _FEED_START.match(page.body[:1024]):
         return None
@@ -422,6 +431,8 @@ def _read_feed(page: Page, config: GatherConfig) -> _FeedPlan | None:
         if len(links) >= config.max_related:
             break
         link = urldefrag(urljoin(page.url, str(entry.get("link") or ""))).url if entry.get("link") else ""
+        if (link and link in sent) or (entry.get("id") and str(entry.get("id")) in sent) or _too_old(entry, now, config):
+            continue
         if not _followable(link, allow_files):
             link = f"{page.url}#entry-{index + 1}"
             unfetchable.add(link)
@@ -434,6 +445,17 @@ def _read_feed(page: Page, config: GatherConfig) -> _FeedPlan | None:
             continue
         links.append(link)
     return _FeedPlan(tuple(links), summaries, frozenset(unfetchable))
+
+
+def _too_old(entry: Any, now: datetime | None, config: GatherConfig) -> bool:
+    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    if now is None or not stamp:
+        return False
+    try:
+        published = datetime(*tuple(stamp)[:6]).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return False
+    return published < now - timedelta(days=config.feed_max_age_days)
 
 
 def _entry_time(entry: Any) -> tuple[int, ...]:
