@@ -20,7 +20,7 @@ from digest.serve import create_app
 from digest.subscribers import read_subscribers
 from digest.tokens import make_token
 from tests.support.cli import SECRET, invoke, load_test_config, start_digest, store_edition, write_config
-from tests.support.serve import serve_in_thread
+from tests.support.serve import Lines, serve_in_thread
 from tests.test_tokens import MAILED_BEFORE_IDS
 
 SENT_AT = datetime(2026, 11, 26, 7, 0, tzinfo=UTC).timestamp()
@@ -237,25 +237,29 @@ def test_missing_secret_refuses_to_start(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_digest_serve_process_unsubscribes_and_stops_on_a_signal(tmp_path: Path, stop: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("stop", "proxy_fix"), [(signal.SIGINT, False), (signal.SIGTERM, True)], ids=["ctrl-c", "sigterm-proxy-fix"]
+)
+def test_digest_serve_process_unsubscribes_and_stops_on_a_signal(tmp_path: Path, stop: signal.Signals, proxy_fix: bool) -> None:
     config_path = write_config(tmp_path)
     (tmp_path / "subscribers.csv").write_text(LIST, encoding="utf-8")
-    server = start_digest(config_path, "serve", "--port", "0")
+    lines = Lines(start_digest(config_path, "serve", "--port", "0", *(["--proxy-fix"] if proxy_fix else [])))
     try:
-        assert server.stderr is not None
-        line = server.stderr.readline()
-        assert line.startswith("serving on http://127.0.0.1:"), line
-        url = line.split()[2]
+        url = lines.wait_for("serving on http://127.0.0.1:").split()[2]
         assert httpx.get(f"{url}/healthz").text == "ok\n"
         token = make_token("ann@example.org", SECRET)
         assert httpx.post(f"{url}/unsubscribe/{token}", data=ONE_CLICK).status_code == 200
         assert read_subscribers(tmp_path / "subscribers.csv")[0].status == "unsubscribed"
+        # With --proxy-fix each X-Forwarded-For is its own client; without, they are all one.
+        statuses = [
+            httpx.post(f"{url}/unsubscribe/forged", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+            for i in range(11)
+        ]
+        assert statuses == ([400] * 11 if proxy_fix else [400] * 10 + [429])
     finally:
-        server.send_signal(stop)
-        _, stderr = server.communicate(timeout=30)
-    assert server.returncode == 0
-    assert stderr.strip().endswith("stopped")
+        returncode = lines.stop(stop)
+    assert returncode == 0
+    assert lines.wait_for("stopped").strip() == "stopped"
 
 
 ATOM = "{http://www.w3.org/2005/Atom}"

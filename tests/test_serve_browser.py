@@ -3,10 +3,6 @@ from the message in the outbox, and the next `digest send` reaches them."""
 
 from __future__ import annotations
 
-import queue
-import signal
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,48 +15,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 from digest.subscribers import read_subscribers
 from tests.support.browser import chromedriver_missing, headless_chromium
 from tests.support.cli import EDITION, load_test_config, run_digest, start_digest, store_edition, write_config
-from tests.support.serve import confirmation_link, read_eml
+from tests.support.serve import WAIT_SECONDS, Lines, confirmation_link, read_eml
 from tests.support.smtp import free_port
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(chromedriver_missing(), reason="needs /usr/bin/chromedriver (apt-get install chromium-driver)"),
 ]
-
-WAIT_SECONDS = 30
-
-
-class Lines:
-    """The stderr lines of a process, read on a thread, so a test can wait for one with a timeout."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        assert process.stderr is not None and process.stdout is not None
-        self._process = process
-        self._lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        stream = process.stderr
-        self._reader = threading.Thread(target=lambda: [self._lines.put(line) for line in stream], daemon=True)
-        self._reader.start()
-
-    def stop(self) -> None:
-        """Ctrl-C the process, wait for it, and close its pipes."""
-        self._process.send_signal(signal.SIGINT)
-        self._process.wait(timeout=WAIT_SECONDS)
-        self._reader.join(timeout=WAIT_SECONDS)
-        for stream in (self._process.stdout, self._process.stderr):
-            if stream is not None:
-                stream.close()
-
-    def wait_for(self, text: str) -> str:
-        while True:
-            try:
-                line = self._lines.get(timeout=WAIT_SECONDS)
-            except queue.Empty:
-                raise AssertionError(f"no line with {text!r} within {WAIT_SECONDS} s; saw {self.seen}") from None
-            self.seen.append(line)
-            if text in line:
-                return line
-
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:

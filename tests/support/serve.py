@@ -1,7 +1,11 @@
-"""`digest serve`'s app under waitress on a free loopback port, in a thread, with a clock the test moves."""
+"""`digest serve` for tests: its app under waitress on a free loopback port in a thread, with a clock
+the test moves; reading a `digest serve` process's log lines with a timeout; reading the outbox."""
 
 from __future__ import annotations
 
+import queue
+import signal
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +24,7 @@ from digest.config import Config
 from digest.serve import create_app, make_server, signup_desk
 
 DRAIN_SECONDS = 30.0
+WAIT_SECONDS = 30.0
 
 
 class Clock:
@@ -81,3 +86,37 @@ def confirmation_link(path: Path) -> str:
     assert body is not None
     [link] = [word for word in body.get_content().split() if "/confirm/" in word]
     return link
+
+
+class Lines:
+    """The stderr lines of a process, read on a thread, so a test can wait for one with a timeout."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None and process.stdout is not None
+        self._process = process
+        self._lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        stream = process.stderr
+        self._reader = threading.Thread(target=lambda: [self._lines.put(line) for line in stream], daemon=True)
+        self._reader.start()
+
+    def stop(self, signum: int = signal.SIGINT) -> int:
+        """Signal the process (Ctrl-C by default), wait for it, close its pipes; returns its exit code.
+        Its last lines can still be waited for."""
+        self._process.send_signal(signum)
+        returncode = self._process.wait(timeout=WAIT_SECONDS)
+        self._reader.join(timeout=WAIT_SECONDS)
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+        return returncode
+
+    def wait_for(self, text: str) -> str:
+        while True:
+            try:
+                line = self._lines.get(timeout=WAIT_SECONDS)
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} within {WAIT_SECONDS} s; saw {self.seen}") from None
+            self.seen.append(line)
+            if text in line:
+                return line
