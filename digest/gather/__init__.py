@@ -18,7 +18,7 @@ gather raise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,13 +80,11 @@ def gather(
     on_fetched = _reporter(on_progress or (lambda line: None))
     limits = Limits.start(config)
     now = clock()
-    trusts: dict[str, Trust] = {}
     with open_client(config) as client:
+        session = _Session(config, client, clock)
 
         def fetch_source(url: str, deadline: Deadline) -> Page:
-            deadline.doing = "resolving the host name"
-            trusts[url] = Trust.of_source(url, config)
-            return require_document(fetch(url, config, client, deadline, trusts[url], clock=clock), url)
+            return require_document(session.fetch_source(url, deadline), url)
 
         fetched = _outcomes(fetch_within([source.url for source in sources], fetch_source, limits, on_fetched))
         claimed = {url for source in sources for url in (source.url, *_page_urls(fetched[source.url]))}
@@ -95,12 +93,11 @@ def gather(
         if len(failed) == len(sources):
             detail = "; ".join(f"{failure.url}: {failure.reason}" for failure in failed) or "no sources configured"
             raise NoSourcesError(f"no source could be fetched: {detail}")
-        via_of = {link: plan.parent_url for plan in plans for link in plan.links}
-        trust_of = {link: trusts[source.url] for source, plan in zip(sources, plans, strict=True) for link in plan.links}
+        for source, plan in zip(sources, plans, strict=True):
+            session.lead(plan.links, source.url, via=plan.parent_url)
 
         def fetch_link(url: str, deadline: Deadline) -> Page:
-            page = fetch(url, config, client, deadline, trust_of[url], via=via_of[url], clock=clock)
-            return require_document(page, url)
+            return require_document(session.fetch_link(url, deadline), url)
 
         to_fetch = [link for plan in plans for link in plan.links if link not in plan.unfetchable]
         followed = _outcomes(fetch_within(to_fetch, fetch_link, limits, on_fetched))
@@ -151,15 +148,9 @@ def check_sources(sources: Sequence[Source], config: GatherConfig, *, clock: Clo
     """Fetch every source and its related links (or feed entries) and report status, size and time."""
     limits = Limits.start(config)
     now = clock()
-    trusts: dict[str, Trust] = {}
     with open_client(config) as client:
-
-        def fetch_source(url: str, deadline: Deadline) -> Page:
-            deadline.doing = "resolving the host name"
-            trusts[url] = Trust.of_source(url, config)
-            return fetch(url, config, client, deadline, trusts[url], clock=clock)
-
-        fetched = fetch_within([source.url for source in sources], fetch_source, limits, lambda url, fetched: None)
+        session = _Session(config, client, clock)
+        fetched = fetch_within([source.url for source in sources], session.fetch_source, limits, lambda url, fetched: None)
         checks = {url: _check(url, result, config, None, now) for url, result in fetched.items()}
         to_follow: dict[str, list[str]] = {}
         claimed = {source.url for source in sources}
@@ -168,19 +159,44 @@ def check_sources(sources: Sequence[Source], config: GatherConfig, *, clock: Clo
             follow = source.follow_related or check.is_feed
             to_follow[source.url] = [link for link in found if link not in claimed][: config.max_related] if follow else []
             claimed.update(to_follow[source.url])
-        via_of = {link: url for url, links in to_follow.items() for link in links}
-        trust_of = {link: trusts[url] for url, links in to_follow.items() for link in links}
-
-        def fetch_link(url: str, deadline: Deadline) -> Page:
-            return fetch(url, config, client, deadline, trust_of[url], via=via_of[url], clock=clock)
-
-        followed = fetch_within(list(via_of), fetch_link, limits, lambda url, fetched: None)
-        related_checks = {url: _check(url, result, config, via_of[url], now) for url, result in followed.items()}
+            session.lead(to_follow[source.url], source.url, via=source.url)
+        links = [link for source in sources for link in to_follow[source.url]]
+        followed = fetch_within(links, session.fetch_link, limits, lambda url, fetched: None)
+        related_checks = {url: _check(url, result, config, session.via(url), now) for url, result in followed.items()}
     result: list[SourceCheck] = []
     for source in sources:
         result.append(checks[source.url][0].line)
         result.extend(related_checks[link][0].line for link in to_follow[source.url])
     return tuple(result)
+
+
+class _Session:
+    """One gather's fetching: the shared client, and what each configured source lets its links reach."""
+
+    def __init__(self, config: GatherConfig, client: httpx.Client, clock: Clock) -> None:
+        self.config = config
+        self.client = client
+        self.clock = clock
+        self._trusts: dict[str, Trust] = {}  # by configured source URL
+        self._leads: dict[str, tuple[str, str]] = {}  # link -> (configured source URL, via)
+
+    def fetch_source(self, url: str, deadline: Deadline) -> Page:
+        """Fetch a configured source (in a worker thread: its name lookup counts against its time)."""
+        deadline.doing = "resolving the host name"
+        self._trusts[url] = Trust.of_source(url, self.config)
+        return fetch(url, self.config, self.client, deadline, self._trusts[url], clock=self.clock)
+
+    def lead(self, links: Iterable[str], source_url: str, *, via: str) -> None:
+        """Record that `links` were found through the configured source at `source_url`, on page `via`."""
+        self._leads.update((link, (source_url, via)) for link in links)
+
+    def via(self, link: str) -> str:
+        return self._leads[link][1]
+
+    def fetch_link(self, url: str, deadline: Deadline) -> Page:
+        """Fetch a link found on a page, within the trust of the configured source it came from."""
+        source_url, via = self._leads[url]
+        return fetch(url, self.config, self.client, deadline, self._trusts[source_url], via=via, clock=self.clock)
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,11 +182,14 @@ class _Tracer:
 
     def _connected(self, stream: Any) -> None:
         sock = stream.get_extra_info("socket")
-        self.deadline.adopt(sock)
-        if normal_host(self.connecting_to) != normal_host(urlsplit(self.target).hostname or ""):
-            return  # connected to a proxy from the environment: it connects onwards, the name check stands
         try:
+            self.deadline.adopt(sock)
+            if normal_host(self.connecting_to) != normal_host(urlsplit(self.target).hostname or ""):
+                return  # connected to a proxy from the environment: it connects onwards, the name check stands
             self.trust.check_peer(self.url, self.target, str(sock.getpeername()[0]))
+        except OSError as exc:  # out of file descriptors, or the peer already gone
+            stream.close()
+            raise SourceError(self.url, f"cannot connect: {exc.strerror or exc}") from exc
         except SourceError:
             stream.close()
             raise
