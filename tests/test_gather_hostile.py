@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
-import threading
+import sys
 from pathlib import Path
-from typing import Any
 
 from tests.support.cli import EDITION, digest_command, process_env, write_config
 from tests.support.hostile import PAYLOAD_MARKER, HostileSite, hostile_site_fixture  # noqa: F401
@@ -19,21 +19,32 @@ PROCESS_LIMIT = 120  # seconds: far beyond total_timeout plus start-up; without 
 PEAK_RSS_LIMIT_MIB = 120  # about 70 MiB measured; holding the 200 MiB body, or inflating the bomb in one go, goes far past it
 
 
+# Measured from a small parent process of its own: a child forked straight from pytest counts
+# pytest's memory as its own until it execs, and ru_maxrss keeps that peak.
+_MEASURE = """
+import os, subprocess, sys
+with open(sys.argv[1], "w") as stderr:
+    child = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=stderr)
+    _, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def run_measured(args: list[str], cwd: Path) -> tuple[int, str, float]:
     """Run a command to its end; returns (exit code, stderr, peak RSS in MiB) of that process."""
     stderr_path = cwd / "stderr.txt"
-    with stderr_path.open("w") as stderr:
-        process = subprocess.Popen(args, cwd=cwd, env=process_env(), stdout=subprocess.DEVNULL, stderr=stderr)
-    ended: dict[str, Any] = {}
-    waiter = threading.Thread(target=lambda: ended.update(zip(("pid", "status", "usage"), os.wait4(process.pid, 0), strict=True)))
-    waiter.start()
-    waiter.join(PROCESS_LIMIT)
-    if waiter.is_alive():
-        process.kill()
-        waiter.join()
-        raise AssertionError(f"{' '.join(args)} was still running after {PROCESS_LIMIT}s")
-    process.returncode = os.waitstatus_to_exitcode(ended["status"])
-    return process.returncode, stderr_path.read_text(), ended["usage"].ru_maxrss / 1024  # Linux: KiB
+    process = subprocess.Popen(
+        [sys.executable, "-c", _MEASURE, str(stderr_path), *args],
+        cwd=cwd, env=process_env(), stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        out, _ = process.communicate(timeout=PROCESS_LIMIT)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise AssertionError(f"{' '.join(args)} was still running after {PROCESS_LIMIT}s") from None
+    code, peak_kib = out.split()
+    return int(code), stderr_path.read_text(), int(peak_kib) / 1024  # Linux: ru_maxrss is in KiB
 
 
 def test_preview_against_a_hostile_site_finishes_with_warnings_and_a_clean_email(hostile_site: HostileSite, tmp_path: Path) -> None:
