@@ -31,7 +31,7 @@ system-deps:
 test: $(TEST_STAMP) system-deps
 	$(BIN)/python -m pytest
 
-## eval: extraction quality on the 60-page benchmark, ours against plain trafilatura
+## eval: extraction quality on both benchmark splits (dev, validation), ours against plain trafilatura
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_extraction.py
 

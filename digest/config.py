@@ -136,7 +136,7 @@ class GatherConfig:
 
 @dataclass(frozen=True, slots=True)
 class NoveltyConfig:
-    window_days: int = 7  # a statement sent in an edition of the last N days is not sent again
+    window_days: int = 7  # a statement sent in an edition of the last N days is not sent again (0: off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +334,12 @@ def parse_config(
     _check_min(state.keep_days, 1, "state", "keep_days", where)
     gather = _gather(_table(GatherConfig, data.get("gather", {}), "gather", where), where)
     novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
+    _check_min(novelty.window_days, 0, "novelty", "window_days", where)
+    if novelty.window_days > state.keep_days:
+        raise ConfigError(
+            f"{where.at('novelty', 'window_days')}[novelty] window_days: must not exceed [state] keep_days ({state.keep_days}), "
+            f"since older editions are removed, got {novelty.window_days}"
+        )
     email = _table(EmailConfig, data.get("email", {}), "email", where)
     if email.template_dir is not None:
         email = _replace(email, template_dir=_resolve(email.template_dir, sources_dir))

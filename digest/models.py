@@ -184,6 +184,11 @@ class Digest:
         )
 
     @property
+    def is_empty(self) -> bool:
+        """Whether no section holds a bullet: nothing new to tell readers."""
+        return not any(section.bullets for section in self.sections)
+
+    @property
     def content_hash(self) -> str:
         """Identifies the content a reader sees, so an unchanged digest can be skipped."""
         sections = [[s.title, [[b.text, b.source.url] for b in s.bullets]] for s in self.sections]
@@ -209,6 +214,8 @@ class Edition:
     digest: Digest
     email: Email
     built_at: datetime
+    article_hashes: tuple[str, ...] = ()  # one per article it was built from (see history.article_hash)
+    feed_entries: tuple[str, ...] = ()  # links of the feed entries its articles came from
 
 
 @dataclass(frozen=True, slots=True)

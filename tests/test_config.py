@@ -75,6 +75,16 @@ def test_bad_values_are_named(tmp_path: Path) -> None:
     assert "no [[sources]] configured" in error_for(tmp_path, MINIMAL.split("[[sources]]")[0])
 
 
+def test_the_novelty_window_and_feed_age_are_checked(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + "\n[novelty]\nwindow_days = 0\n"), env={}, cwd=tmp_path)
+    assert config.novelty.window_days == 0
+    assert error_for(tmp_path, MINIMAL + "\n[novelty]\nwindow_days = -1\n").endswith("[novelty] window_days: must be at least 0, got -1")
+    assert error_for(tmp_path, MINIMAL + "\n[state]\nkeep_days = 5\n\n[novelty]\nwindow_days = 7\n") == (
+        f"{tmp_path / 'digest.toml'}:12: [novelty] window_days: must not exceed [state] keep_days (5), since older editions are removed, got 7"
+    )
+    assert error_for(tmp_path, MINIMAL + "\n[gather]\nfeed_max_age_days = 0\n").endswith("[gather] feed_max_age_days: must be at least 1, got 0")
+
+
 def test_custom_sections_replace_the_defaults(tmp_path: Path) -> None:
     text = MINIMAL + '\n[[sections]]\ntitle = "Energy"\nkeywords = ["oil", "gas"]\nmax_items = 2\n'
     config = load_config(write(tmp_path, text), env={}, cwd=tmp_path)
