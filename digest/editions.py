@@ -75,7 +75,7 @@ def build_edition(
     return Edition(
         id=edition_id,
         digest=digest,
-        email=render_email(digest, config.newsletter),
+        email=render_email(digest, config.newsletter, config.email),
         built_at=now,
         article_hashes=tuple(article_hash(article) for article in articles),
         feed_entries=feed_entries_of(gathered.pages, articles),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import DEFAULT_SECTIONS, load_config
+from digest.config import default_sections, load_config
 from digest.errors import ConfigError
 
 MINIMAL = """\
@@ -37,7 +37,7 @@ def test_minimal_config_gets_defaults_and_resolves_paths_against_its_folder(tmp_
     assert config.state.dir == tmp_path / ".digest"
     assert config.delivery.outbox_dir == tmp_path / "outbox"
     assert config.subscribers.file == tmp_path / "subscribers.csv"
-    assert config.sections == DEFAULT_SECTIONS
+    assert config.sections == default_sections()
     assert [s.title for s in config.sections] == ["Ukraine peace", "Defence spending", "AI/tech partnership"]
     assert config.newsletter.from_name == "Brief"
     assert config.delivery.transport == "outbox"
@@ -130,3 +130,31 @@ def test_gather_limits_and_allowed_hosts_are_checked(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, gather + 'allow_hosts = ["Intranet.Example.org", "10.0.0.7", "[fd00::1]"]\npage_timeout = 2.5\n'), env={}, cwd=tmp_path)
     assert config.gather.allow_hosts == ("intranet.example.org", "10.0.0.7", "fd00::1")
     assert config.gather.page_timeout == 2.5
+
+
+def test_section_min_score_is_a_fraction_below_one(tmp_path: Path) -> None:
+    section = '\n[[sections]]\ntitle = "Energy"\nkeywords = ["oil", "gas"]\nmin_score = {}\n'
+
+    assert load_config(write(tmp_path, MINIMAL + section.format("0.6")), env={}, cwd=tmp_path).sections[0].min_score == 0.6
+    message = error_for(tmp_path, MINIMAL + section.format("1.5"))
+    assert message.startswith(f"{tmp_path / 'digest.toml'}:11: [[sections]] 'Energy': min_score must be from 0 to below 1")
+    assert "min_score: expected a number" in error_for(tmp_path, MINIMAL + section.format('"high"'))
+
+
+def test_email_colours_are_checked_and_normalised(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + '\n[email]\naccent_color = "#0A7"\nmasthead_color = " #16243D"\n'), env={}, cwd=tmp_path)
+    assert (config.email.accent_color, config.email.masthead_color) == ("#00aa77", "#16243d")
+    message = error_for(tmp_path, MINIMAL + '\n[email]\naccent_color = "red"\n')
+    assert message == f"{tmp_path / 'digest.toml'}:9: [email] accent_color: expected a hex colour like \"#1a2b3c\", got 'red'"
+
+
+def test_email_logo_needs_its_size_and_template_dir_must_exist(tmp_path: Path) -> None:
+    logo = MINIMAL + '\n[email]\nlogo_url = "https://example.org/logo.png"\nlogo_width = 120\n'
+    assert error_for(tmp_path, logo).endswith("[email] logo_height: required with logo_url (the image's size in pixels)")
+    assert "[email] logo_width: must be between 1 and 552 pixels, got 900" in error_for(tmp_path, logo.replace("120", "900") + "logo_height = 40\n")
+    assert "[email] logo_alt: only used with logo_url" in error_for(tmp_path, MINIMAL + '\n[email]\nlogo_alt = "Logo"\n')
+    message = error_for(tmp_path, MINIMAL + '\n[email]\ntemplate_dir = "my-templates"\n')
+    assert message == f"{tmp_path / 'digest.toml'}:9: [email] template_dir: folder {tmp_path / 'my-templates'} not found"
+    (tmp_path / "my-templates").mkdir()
+    config = load_config(write(tmp_path, MINIMAL + '\n[email]\ntemplate_dir = "my-templates"\n'), env={}, cwd=Path("/"))
+    assert config.email.template_dir == tmp_path / "my-templates"

@@ -173,6 +173,18 @@ def test_archive_lists_editions_newest_first_and_shows_one(site: Site) -> None:
     assert httpx.get(f"{site.url}/editions/..%2F..%2Fsubscribers.csv").status_code == 404
 
 
+def test_archive_page_is_the_readers_email_without_tokens_or_fetch_errors(site: Site) -> None:
+    stored = store_edition(site.config, edition_id="2026-11-26")
+    failed = [s for s in stored.digest.sources if s.status == "error"]
+    assert failed  # the fixture has a source that could not be fetched
+
+    page = httpx.get(f"{site.url}/editions/2026-11-26").text
+    assert f'href="{site.config.newsletter.base_url.rstrip("/")}/editions/2026-11-26"' in page
+    assert "/unsubscribe/" not in page
+    for source in failed:
+        assert source.url not in page and str(source.reason) not in page
+
+
 def test_links_keep_working_for_60_days_and_expire_after_400(tmp_path: Path) -> None:
     config = load_test_config(write_config(tmp_path))
     config.subscribers.file.write_text(LIST, encoding="utf-8")

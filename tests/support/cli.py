@@ -147,6 +147,6 @@ def store_edition(config: Any, *, edition_id: str = EDITION) -> Any:
 
     data = json.loads((REPO / "tests" / "fixtures" / "render" / "digest.json").read_text(encoding="utf-8"))
     digest = replace(Digest.from_json(data), edition=edition_id)
-    edition = Edition(id=edition_id, digest=digest, email=render_email(digest, config.newsletter), built_at=digest.generated_at)
+    edition = Edition(id=edition_id, digest=digest, email=render_email(digest, config.newsletter, config.email), built_at=digest.generated_at)
     EditionStore(config.state.dir).save(edition)
     return edition
