@@ -64,6 +64,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/send_sendgrid.py
 	$(BIN)/python benchmarks/subscribers_io.py
 	$(BIN)/python benchmarks/tokens_lookup.py
+	$(BIN)/python benchmarks/gather_hostile.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check digest tests benchmarks

@@ -299,8 +299,7 @@ def parse_config(
     state = _table(StateConfig, data.get("state", {}), "state", where)
     state = _replace(state, dir=_resolve(state.dir, state_dir))
     _check_min(state.keep_days, 1, "state", "keep_days", where)
-    gather = _table(GatherConfig, data.get("gather", {}), "gather", where)
-    _check_min(gather.feed_max_age_days, 1, "gather", "feed_max_age_days", where)
+    gather = _gather(_table(GatherConfig, data.get("gather", {}), "gather", where), where)
     novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
     _check_min(novelty.window_days, 0, "novelty", "window_days", where)
     if novelty.window_days > state.keep_days:
@@ -420,6 +419,26 @@ def _replace(obj: Any, **changes: Any) -> Any:
     values = {f.name: getattr(obj, f.name) for f in fields(obj)}
     values.update(changes)
     return type(obj)(**values)
+
+
+def _gather(gather: GatherConfig, where: _Locator) -> GatherConfig:
+    """Check [gather] values; host names in allow_hosts are compared in lower case."""
+    for key in ("connect_timeout", "read_timeout", "page_timeout", "total_timeout"):
+        if not getattr(gather, key) > 0:
+            raise ConfigError(f"{where.at('gather', key)}[gather] {key}: must be more than 0 seconds, got {getattr(gather, key):g}")
+    for key, minimum in (("max_bytes", 1), ("max_redirects", 0), ("max_related", 0), ("concurrency", 1), ("feed_max_age_days", 1)):
+        _check_min(getattr(gather, key), minimum, "gather", key, where)
+    hosts = []
+    for host in gather.allow_hosts:
+        bare = host.strip("[]").lower().rstrip(".")
+        if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|[0-9a-f:.]*:[0-9a-f:.]*", bare):
+            raise ConfigError(
+                f"{where.at('gather', 'allow_hosts')}[gather] allow_hosts: {host!r} is not a host name "
+                '(write the name alone, without scheme, port or path, e.g. "intranet.example.org")'
+            )
+        hosts.append(bare)
+    checked: GatherConfig = _replace(gather, allow_hosts=tuple(hosts))
+    return checked
 
 
 def _check_min(value: int, minimum: int, table: str, key: str, where: _Locator) -> None:

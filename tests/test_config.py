@@ -117,6 +117,21 @@ def test_secrets_come_from_env_and_are_never_shown(tmp_path: Path) -> None:
     assert "secret-key" not in repr(config) and "hush" not in repr(config)
 
 
+def test_gather_limits_and_allowed_hosts_are_checked(tmp_path: Path) -> None:
+    gather = MINIMAL + "\n[gather]\n"
+    config_file = tmp_path / "digest.toml"
+    assert error_for(tmp_path, gather + "page_timeout = 0\n") == f"{config_file}:9: [gather] page_timeout: must be more than 0 seconds, got 0"
+    assert error_for(tmp_path, gather + "total_timeout = -5\n") == f"{config_file}:9: [gather] total_timeout: must be more than 0 seconds, got -5"
+    assert error_for(tmp_path, gather + "feed_max_age_days = 0\n") == f"{config_file}:9: [gather] feed_max_age_days: must be at least 1, got 0"
+    assert error_for(tmp_path, gather + 'allow_hosts = ["http://intranet:8080/"]\n') == (
+        f"{config_file}:9: [gather] allow_hosts: 'http://intranet:8080/' is not a host name "
+        '(write the name alone, without scheme, port or path, e.g. "intranet.example.org")'
+    )
+    config = load_config(write(tmp_path, gather + 'allow_hosts = ["Intranet.Example.org", "10.0.0.7", "[fd00::1]"]\npage_timeout = 2.5\n'), env={}, cwd=tmp_path)
+    assert config.gather.allow_hosts == ("intranet.example.org", "10.0.0.7", "fd00::1")
+    assert config.gather.page_timeout == 2.5
+
+
 def test_section_min_score_is_a_fraction_below_one(tmp_path: Path) -> None:
     section = '\n[[sections]]\ntitle = "Energy"\nkeywords = ["oil", "gas"]\nmin_score = {}\n'
 
