@@ -13,7 +13,12 @@ LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_C
 PIP_COMPILE := $(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps \
 	--strip-extras --no-emit-find-links --no-emit-index-url --no-emit-trusted-host
 
-.PHONY: demo test bench eval lint lock fuzz system-deps clean
+.PHONY: demo test bench eval lint lock fuzz system-deps npm-deps screenshots email-checks clean
+
+# npm packages for checks of the email, pinned, into the git-ignored .venv/node_modules.
+AXE_CORE := axe-core@4.14.1
+DOIUSE_EMAIL := @jsx-email/doiuse-email@1.0.4
+NPM_INSTALL := npm install --prefix $(VENV) --save-exact --no-audit --no-fund --loglevel=error
 
 # Exactly the locked packages (hashes checked, nothing resolved), then digest itself without
 # build isolation, built by the locked hatchling; `pip check` fails on a lock that misses a dependency.
@@ -40,12 +45,30 @@ demo: $(STAMP)
 system-deps:
 	@bash .ci/system-deps
 
+## npm-deps: axe-core for the accessibility tests (needs npm; without it those tests are skipped)
+npm-deps: | $(STAMP)
+	@test -f $(VENV)/node_modules/axe-core/package.json || { command -v npm >/dev/null && $(NPM_INSTALL) $(AXE_CORE); } \
+		|| echo "note: npm missing (apt-get install npm); accessibility tests are skipped"
+
 ## test: install test extras and system packages, then run the whole suite
-test: $(TEST_STAMP) system-deps
+test: $(TEST_STAMP) system-deps npm-deps
 	$(BIN)/python -m pytest
 
-## eval: extraction quality on the 60-page benchmark, ours against plain trafilatura
-eval: $(STAMP)
+## screenshots: the sample and stress editions at 375 and 800 px, light and dark, in build/screenshots/
+screenshots: $(TEST_STAMP) system-deps
+	$(BIN)/python -m tests.support.screenshots build/screenshots
+
+## email-checks: size, SpamAssassin score and caniemail features of the email (installs spamassassin and doiuse-email)
+email-checks: $(TEST_STAMP) npm-deps
+	@command -v spamassassin >/dev/null || { [ "$$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin >/dev/null; } \
+		|| echo "note: spamassassin missing (apt-get install spamassassin); its score is skipped"
+	@test -f $(VENV)/node_modules/@jsx-email/doiuse-email/package.json || $(NPM_INSTALL) $(AXE_CORE) $(DOIUSE_EMAIL)
+	$(BIN)/python benchmarks/email_checks.py
+
+## eval: quality tables: condense against Lead-3 and LexRank on labelled samples; extraction on both
+## benchmark splits (dev, validation) against plain trafilatura
+eval: $(TEST_STAMP)
+	$(BIN)/python benchmarks/eval_condense.py
 	$(BIN)/python benchmarks/eval_extraction.py
 
 ## bench: speed and memory benchmarks, each beside its baseline measured in the same run
@@ -53,6 +76,8 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/eval_extraction.py
 	$(BIN)/python benchmarks/send_sendgrid.py
 	$(BIN)/python benchmarks/subscribers_io.py
+	$(BIN)/python benchmarks/tokens_lookup.py
+	$(BIN)/python benchmarks/gather_hostile.py
 
 ## lock: write requirements.txt and requirements-test.txt from pyproject.toml, with hashes (pip-tools);
 ## pins that still fit are kept: delete both files first to move everything to the newest versions

@@ -23,7 +23,7 @@ import dkim
 from markupsafe import escape
 
 from digest.config import Config
-from digest.deliver.base import Recipient
+from digest.deliver.base import Notice, Recipient
 from digest.errors import ConfigError, DeliveryError, EditionError
 from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition, Email, safe_text
 from digest.render import neutralise_placeholders, truncate
@@ -45,7 +45,7 @@ GREETING_FALLBACK = "reader"
 # Headers the DKIM signature covers: RFC 8058 asks that both List-Unsubscribe headers are signed.
 DKIM_HEADERS = (
     "From", "Reply-To", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
-    "List-Unsubscribe-Post", "MIME-Version", "Content-Type",
+    "List-Unsubscribe-Post", "MIME-Version", "Content-Type", "Auto-Submitted",
 )
 
 
@@ -160,20 +160,26 @@ def check_sendable(config: Config, edition: Edition) -> None:
         _dkim_sign(probe, config)
 
 
-def build_message(edition: Edition, recipient: Recipient, config: Config, *, now: datetime, test: bool = False) -> EmailMessage:
-    """The complete message for one recipient: headers, text then HTML part, DKIM signature when configured.
-
-    Raises DeliveryError for an address that cannot go in a To header, ConfigError for a bad DKIM key.
-    """
+def _addressed(config: Config, email: str, name: str) -> EmailMessage:
+    """A new message with From, Reply-To (when set) and To. Raises DeliveryError for a bad address."""
     newsletter = config.newsletter
     message = EmailMessage(policy=SMTP)
     try:
         message["From"] = Address(display_name=display_name(newsletter.from_name or newsletter.name), addr_spec=newsletter.from_email)
         if newsletter.reply_to:
             message["Reply-To"] = Address(addr_spec=newsletter.reply_to)
-        message["To"] = Address(display_name=display_name(recipient.name), addr_spec=recipient.email)
+        message["To"] = Address(display_name=display_name(name), addr_spec=email)
     except (ValueError, IndexError, HeaderParseError) as exc:
-        raise DeliveryError(f"{recipient.email}: cannot be written as a mail address ({exc})") from exc
+        raise DeliveryError(f"{email}: cannot be written as a mail address ({exc})") from exc
+    return message
+
+
+def build_message(edition: Edition, recipient: Recipient, config: Config, *, now: datetime, test: bool = False) -> EmailMessage:
+    """The complete message for one recipient: headers, text then HTML part, DKIM signature when configured.
+
+    Raises DeliveryError for an address that cannot go in a To header, ConfigError for a bad DKIM key.
+    """
+    message = _addressed(config, recipient.email, recipient.name)
     message["Subject"] = subject_line(edition.email.subject, test=test)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=edition.id, domain=sender_domain(config))
@@ -185,6 +191,26 @@ def build_message(edition: Edition, recipient: Recipient, config: Config, *, now
     message.set_content(text_part, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html_part, subtype="html", charset="utf-8", cte="quoted-printable")
     message.policy = WIRE_POLICY  # bodies are encoded by now; only header folding changes
+    if config.delivery.dkim_domain and config.delivery.dkim_selector:
+        return _dkim_sign(message, config)
+    return message
+
+
+def build_notice_message(notice: Notice, config: Config, *, now: datetime) -> EmailMessage:
+    """The complete message of a Notice: headers, text (and HTML) part, DKIM signature when configured.
+
+    No list headers: a notice goes to one address that asked for it. Raises DeliveryError for an
+    address that cannot go in a To header, ConfigError for a bad DKIM key.
+    """
+    message = _addressed(config, notice.to, "")
+    message["Subject"] = subject_line(notice.subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(idstring=notice.kind, domain=sender_domain(config))
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders must not answer it
+    message.set_content(notice.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    if notice.html is not None:
+        message.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message.policy = WIRE_POLICY
     if config.delivery.dkim_domain and config.delivery.dkim_selector:
         return _dkim_sign(message, config)
     return message
