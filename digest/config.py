@@ -398,7 +398,7 @@ def _check_template(template: str, allowed: tuple[str, ...], table: str, key: st
         fields_used = [("", "", None)]
     if any(name not in allowed or spec or conversion for name, spec, conversion in fields_used):
         only = " and ".join(f"{{{name}}}" for name in allowed)
-        raise ConfigError(f"{where.at(table, key)}[{table}] {key}: only {only} may be used (write {{{{ and }}}} for braces)")
+        raise ConfigError(f"{where.at(table, key)}[{table}] {key}: only {only} may be used")
 
 
 def _address(value: str, table: str, key: str, where: _Locator) -> str:
