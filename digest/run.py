@@ -27,6 +27,7 @@ from digest.history import read_history
 from digest.ledger import Ledger
 from digest.locks import send_lock
 from digest.models import Digest, Edition, Email
+from digest.signup import expire_pending
 from digest.subscribers import read_subscribers
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,8 @@ def _alert(config: Config, edition_id: str, problem: str, now: datetime) -> None
 
 
 def remove_old_files(config: Config, now: datetime) -> list[str]:
-    """Remove stored editions and outbox folders older than [state] keep_days; the ledger keeps its counts.
+    """Remove stored editions and outbox folders older than [state] keep_days (the ledger keeps
+    their counts), and sign-ups not confirmed within 30 days.
 
     Returns the edition ids whose files were removed.
     """
@@ -232,5 +234,9 @@ def remove_old_files(config: Config, now: datetime) -> list[str]:
         removed.add(folder.name)
     if removed:
         log.info("housekeeping: removed files of %d edition(s) older than %d days: %s", len(removed), config.state.keep_days, ", ".join(sorted(removed)))
+    try:
+        expire_pending(config.subscribers.file, now)
+    except DigestError as exc:
+        log.warning("housekeeping: sign-ups not confirmed in time were not removed: %s", exc)
     return sorted(removed)
 

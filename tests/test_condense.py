@@ -14,12 +14,15 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.condense import condense, split_sentences
 from digest.condense.text import word_count
 from digest.config import SectionConfig, default_sections
 from digest.models import Article, Digest, SourceFailure
 from tests.conftest import REPO, check_golden
+from tests.support.fuzz import budget, hostile_text, spliced_sentences
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "condense"
 DEFAULT_SECTIONS = default_sections()
@@ -607,3 +610,22 @@ def test_one_amount_written_two_ways_by_two_outlets_is_one_bullet() -> None:
 
     bullets = [b for s in digest.sections for b in s.bullets]
     assert [(b.source.url, [ref.url for ref in b.also]) for b in bullets] == [(first.url, [second.url])]
+
+
+# -- fuzzing ---------------------------------------------------------------------------------------
+
+paragraphs = st.lists(st.one_of(spliced_sentences(), hostile_text(80)), min_size=1, max_size=5).map(" ".join)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=budget(60))
+@given(bodies=st.lists(st.lists(paragraphs, min_size=1, max_size=4).map("\n\n".join), min_size=1, max_size=3),
+       title=hostile_text(40), history=st.lists(spliced_sentences(), max_size=2))
+def test_any_text_condenses_into_verbatim_bullets_within_max_items(bodies: list[str], title: str, history: list[str]) -> None:
+    articles = [Article(url=f"https://news.example.org/{i}", title=title or "t", text=body) for i, body in enumerate(bodies)]
+    digest = condense(articles, DEFAULT_SECTIONS, edition="2026-11-26", title="Brief", now=NOW, history=history)
+    by_url = {a.url: a for a in articles}
+    for section, config in zip(digest.sections, DEFAULT_SECTIONS, strict=True):
+        assert len(section.bullets) <= config.max_items
+        for bullet in section.bullets:
+            assert bullet.text in by_url[bullet.source.url].text

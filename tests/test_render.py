@@ -15,6 +15,7 @@ from digest.config import EmailConfig, NewsletterConfig, bundled_dir
 from digest.errors import RenderError
 from digest.models import (
     NAME_PLACEHOLDER,
+    UNSAFE_CHARACTERS,
     UNSUBSCRIBE_URL_PLACEHOLDER,
     Bullet,
     Digest,
@@ -307,7 +308,8 @@ def test_untrusted_markup_is_escaped_in_html_and_literal_in_text() -> None:
     assert section_block(soup, "R&D <spending>").find("li").get_text() == hostile_text + " —\xa0<img src=x onerror=alert(1)>"
     hrefs = [a["href"] for a in soup.find_all("a")]
     assert hrefs == [
-        "https://news.example.org/brief/editions/2026-11-26", quote_breaker, quote_breaker, UNSUBSCRIBE_URL_PLACEHOLDER,
+        "https://news.example.org/brief/editions/2026-11-26", quote_breaker, quote_breaker,
+        f"{NEWSLETTER.base_url.rstrip('/')}/subscribe", UNSUBSCRIBE_URL_PLACEHOLDER,
     ]
     assert all(set(a.attrs) <= {"href", "style", "class", "aria-label"} for a in soup.find_all("a"))
     assert soup.find("span", string="Local page") is not None
@@ -318,6 +320,20 @@ def test_untrusted_markup_is_escaped_in_html_and_literal_in_text() -> None:
     assert "[2] Local page" in email.text.splitlines()
     assert "javascript:" not in email.text and "file:" not in email.text
     assert "&amp;" not in email.text and "&lt;" not in email.text
+
+
+def test_control_and_bidi_characters_from_a_page_neither_stop_the_edition_nor_reach_the_reader() -> None:
+    # A stored edition, a feed or an older extractor may hand render such text; MJML's XML parser
+    # refuses the ESC and U+FFFE outright, and U+202E would show "exe.gnp" as "png.exe".
+    spoofed = SourceRef("https://evil.example/a", "Talks \u202egnp.exe\x1b\ufffe\x00")
+    digest = make_digest(
+        Section("Ukraine\x0b peace", (Bullet("A ceasefire\x1b was agreed \u2066in Geneva\u2069.", spoofed),)),
+        sources=(SourceReport(spoofed.url, spoofed.title, "error", "HTTP\x07 503"),),
+    )
+    email = render_email(digest, NEWSLETTER)
+    for part in (email.html, email.text, email.preheader):
+        assert not UNSAFE_CHARACTERS.search(part)
+    assert "Talks gnp.exe" in email.text and "A ceasefire was agreed in Geneva." in email.text
 
 
 def test_planted_placeholders_do_not_survive_rendering() -> None:
@@ -366,10 +382,13 @@ def test_footer_leaves_out_a_missing_postal_address() -> None:
     newsletter = NewsletterConfig(name="Brief", from_email="brief@example.org")
     email = render_email(make_digest(), newsletter)
     footer = soup_of(email.html).find("a", string="Unsubscribe").find_parent("div")
+    subscribe = f"Forwarded this? Subscribe at {newsletter.base_url}/subscribe"
     assert [p.get_text() for p in footer.find_all("p")] == [
-        "You receive this because you subscribed to Brief.", "Unsubscribe",
+        "You receive this because you subscribed to Brief.", subscribe, "Unsubscribe",
     ]
-    assert email.text.splitlines()[-3:] == ["---", "You receive this because you subscribed to Brief.", "Unsubscribe: %%unsubscribe_url%%"]
+    assert email.text.splitlines()[-4:] == [
+        "---", "You receive this because you subscribed to Brief.", subscribe, "Unsubscribe: %%unsubscribe_url%%",
+    ]
 
 
 @pytest.mark.parametrize(

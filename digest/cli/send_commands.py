@@ -32,7 +32,7 @@ from digest.errors import DeliveryError, DigestError, EditionError
 from digest.ledger import Ledger, ledger_path
 from digest.models import Edition, Subscriber
 from digest.schedule import next_run_times
-from digest.subscribers import address_key, normalise_email, read_subscribers
+from digest.subscribers import address_key, count_statuses, normalise_email, read_subscribers
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +255,11 @@ def status_command(app: AppContext, fmt: str) -> None:
                             summary["edition"], statuses=("pending", "in_flight", "failed", "unknown"), limit=UNSETTLED_SHOWN
                         )
     data["next_run"] = next_run_times(config, app.now(), 1)[0].isoformat()
+    try:
+        data["subscribers"] = count_statuses(config.subscribers.file)
+    except DigestError as exc:
+        log.warning("status: %s", exc)
+        data["subscribers"] = None
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
@@ -279,6 +284,12 @@ def _print_status_table(data: dict[str, Any], unsettled: dict[str, list[Any]], *
     else:
         click.echo("last run:  none")
     click.echo(f"next run:  {data['next_run']}")
+    if data["subscribers"] is not None:
+        counts = data["subscribers"]
+        click.echo(
+            f"subscribers: {counts['active']:,} active, {counts['pending']:,} pending (sign-ups not yet confirmed), "
+            f"{counts['unsubscribed']:,} unsubscribed, {counts['bounced']:,} bounced"
+        )
     if data["failing_sources"]:
         click.echo("failing sources:")
         for source in data["failing_sources"]:

@@ -37,7 +37,7 @@ def write_config(
     postal_address: str | None = "The Transatlantic Brief, 1 Example Street, London EC1A 1AA",
     delivery: Mapping[str, Any] | None = None,
     newsletter: Mapping[str, Any] | None = None,
-    source: Path = SAMPLE_PAGE,
+    source: Path | str = SAMPLE_PAGE,
 ) -> Path:
     """Write `folder/digest.toml` and return its path. `delivery`/`newsletter` add or override keys."""
     news: dict[str, Any] = {
