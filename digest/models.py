@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -20,9 +21,26 @@ UNSUBSCRIBE_URL_PLACEHOLDER = "%%unsubscribe_url%%"
 NAME_PLACEHOLDER = "%%name%%"
 PLACEHOLDERS = (UNSUBSCRIBE_URL_PLACEHOLDER, NAME_PLACEHOLDER)
 
+# Characters no text passed between stages may hold: C0 and C1 controls other than tab, line feed
+# and carriage return (MJML's XML parser refuses them, terminals obey them), bidi embeddings,
+# overrides and isolates (they turn the rest of a line around: "\u202egnp.exe"), surrogates and
+# Unicode non-characters (U+FFFE also stops the XML parser).
+UNSAFE_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+    + "]"
+)
+
+
+def safe_text(text: str) -> str:
+    """Untrusted text (a page, a feed, a subscriber's name) without UNSAFE_CHARACTERS."""
+    return UNSAFE_CHARACTERS.sub("", text)
+
+
 SourceStatus = Literal["ok", "error"]
-SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
-SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced")
+SubscriberStatus = Literal["active", "unsubscribed", "bounced", "pending"]
+# pending: signed up on the form, not yet confirmed; never mailed an edition.
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced", "pending")
 DeliveryStatus = Literal["pending", "in_flight", "sent", "failed", "unknown"]
 
 
@@ -184,6 +202,11 @@ class Digest:
         )
 
     @property
+    def is_empty(self) -> bool:
+        """Whether no section holds a bullet: nothing new to tell readers."""
+        return not any(section.bullets for section in self.sections)
+
+    @property
     def content_hash(self) -> str:
         """Identifies the content a reader sees, so an unchanged digest can be skipped."""
         sections = [[s.title, [[b.text, b.source.url] for b in s.bullets]] for s in self.sections]
@@ -209,6 +232,8 @@ class Edition:
     digest: Digest
     email: Email
     built_at: datetime
+    article_hashes: tuple[str, ...] = ()  # one per article it was built from (see history.article_hash)
+    feed_entries: tuple[str, ...] = ()  # links of the feed entries its articles came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +246,7 @@ class Subscriber:
     subscribed_at: str = ""  # ISO 8601 datetime, UTC
     unsubscribed_at: str = ""
     source: str = ""
+    confirmed_at: str = ""  # when the reader confirmed a sign-up (double opt-in)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,16 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.deliver.outbox import outbox_path
 from digest.ledger import Ledger, erased_address
 from digest.subscribers import read_subscribers
 from tests.support.cli import NOW, invoke, start_digest, write_config
+from tests.support.fuzz import budget, csv_cells, csv_rows, hostile_text
 from tests.support.suppressions_server import SuppressionsServer, suppressions_server_fixture  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "subscribers"
@@ -41,18 +47,18 @@ def test_add_list_and_count_line(tmp_path: Path) -> None:
         "email            name  status        subscribed_at              source",
         f"Ann@example.org  Ann   active        {NOW}  cli",
         f"bob@example.org        unsubscribed  {NOW}  signup form",
-        "2 subscribers (1 active, 1 unsubscribed, 0 bounced)",
+        "2 subscribers (1 active, 1 unsubscribed, 0 bounced, 0 pending)",
     ]
     as_json = invoke(config, "subscribers", "list", "--status", "active", "--format", "json")
     assert json.loads(as_json.stdout) == {
         "subscribers": [{"email": "Ann@example.org", "name": "Ann", "status": "active", "subscribed_at": NOW,
-                         "unsubscribed_at": "", "source": "cli"}],
+                         "unsubscribed_at": "", "source": "cli", "confirmed_at": ""}],
         "count": 1,
     }
     assert as_json.stderr == "1 active subscriber\n"
     as_csv = invoke(config, "subscribers", "list", "--format", "csv", "--status", "unsubscribed")
     assert list(csv.reader(io.StringIO(as_csv.stdout))) == [
-        HEADER.split(","), ["bob@example.org", "", "unsubscribed", NOW, NOW, "signup form"]
+        [*HEADER.split(","), "confirmed_at"], ["bob@example.org", "", "unsubscribed", NOW, NOW, "signup form", ""]
     ]
 
 
@@ -102,7 +108,7 @@ def test_malformed_list_names_file_and_line(tmp_path: Path) -> None:
         result = invoke(config, "subscribers", *command)
         assert result.exit_code == 1
         assert result.stderr.splitlines()[-1] == (
-            f"error: {tmp_path / 'subscribers.csv'}:3: status must be one of active, unsubscribed, bounced, got 'paused'"
+            f"error: {tmp_path / 'subscribers.csv'}:3: status must be one of active, unsubscribed, bounced, pending, got 'paused'"
         )
     assert "c@example.org" not in (tmp_path / "subscribers.csv").read_text(encoding="utf-8")
 
@@ -160,7 +166,7 @@ def test_export_to_stdout_neutralises_formulas(tmp_path: Path) -> None:
     make_list(tmp_path, 'x@example.org,"=HYPERLINK(""http://evil.example"",""hi"")",active,,,@import')
     result = invoke(config, "subscribers", "export")
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[1] == '"x@example.org","\'=HYPERLINK(""http://evil.example"",""hi"")","active","","","\'@import"'
+    assert result.stdout.splitlines()[1] == '"x@example.org","\'=HYPERLINK(""http://evil.example"",""hi"")","active","","","\'@import",""'
     assert result.stderr == "exported 1 subscribers\n"
 
 
@@ -249,3 +255,87 @@ def test_export_out_writes_a_file_and_status_all_keeps_every_row(tmp_path: Path)
     active = invoke(config, "subscribers", "export", "--status", "active", "--out", str(target))
     assert active.exit_code == 0
     assert [line.split(",")[0] for line in target.read_text(encoding="utf-8-sig").splitlines()] == ['"email"', '"a@example.org"']
+
+
+# -- fuzzing ---------------------------------------------------------------------------------------
+
+def _csv_text(rows: list[list[str]], header: list[str], terminator: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator=terminator).writerows([header, *rows])
+    return out.getvalue()
+
+
+def _list_rows(result: Result) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(result.stdout)))[1:]
+
+
+def _assert_one_line_error(result: Result, path: Path) -> None:
+    assert "Traceback" not in result.stderr
+    assert result.exit_code == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and len(errors[0]) < 1_000, result.stderr
+    assert errors[0].startswith(f"error: {path}:"), errors[0]
+
+
+subscriber_files = st.one_of(
+    st.binary(max_size=300),
+    st.builds(
+        _csv_text,
+        csv_rows(6),
+        st.one_of(st.just(HEADER.split(",")), st.lists(csv_cells(), max_size=7)),
+        st.sampled_from(("\r\n", "\n", "\r")),
+    ).flatmap(lambda text: st.sampled_from(("utf-8", "utf-8-sig", "utf-16", "latin-1")).map(
+        lambda codec: text.encode(codec, errors="replace"))),
+)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=budget(60))
+@given(content=subscriber_files, name=hostile_text(30))
+def test_any_subscriber_file_is_read_and_added_to_or_refused_whole(tmp_path: Path, content: bytes, name: str) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder_name:
+        folder = Path(folder_name)
+        config = write_config(folder)
+        path = folder / "subscribers.csv"
+        path.write_bytes(content)
+        listed = invoke(config, "subscribers", "list", "--format", "csv")
+        added = invoke(config, "subscribers", "add", "new@example.org", "--name", name.replace("\0", ""))
+        if listed.exit_code:
+            _assert_one_line_error(listed, path)
+            _assert_one_line_error(added, path)
+            assert path.read_bytes() == content, "a refused list was changed"
+            return
+        assert added.exit_code == 0, added.stderr
+        after = invoke(config, "subscribers", "list", "--format", "csv")
+        assert after.exit_code == 0, f"the list written by add cannot be read back: {after.stderr}"
+        before_rows, after_rows = _list_rows(listed), _list_rows(after)
+        assert [row for row in after_rows if row[0] != "new@example.org"] == [
+            row for row in before_rows if row[0] != "new@example.org"
+        ], "add changed or lost other rows"
+        assert "new@example.org" in [row[0] for row in after_rows]
+
+
+@pytest.mark.fuzz
+@settings(max_examples=budget(60))
+@given(content=subscriber_files)
+def test_any_file_imports_with_rejects_named_by_line_or_is_refused_whole(tmp_path: Path, content: bytes) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder_name:
+        folder = Path(folder_name)
+        config = write_config(folder)
+        existing = make_list(folder, "ann@example.org,Ann,active,2026-01-01T00:00:00+00:00,,test",
+                             "bob@example.org,Bob,unsubscribed,2026-01-01T00:00:00+00:00,2026-02-01T00:00:00+00:00,test")
+        original = existing.read_bytes()
+        upload = folder / "upload.csv"
+        upload.write_bytes(content)
+        result = invoke(config, "subscribers", "import", str(upload))
+        assert "Traceback" not in result.stderr
+        if result.exit_code:
+            _assert_one_line_error(result, upload)
+            assert existing.read_bytes() == original, "a refused import changed the list"
+            return
+        assert re.fullmatch(r"imported \d+, updated \d+, unchanged \d+, rejected \d+\n", result.stdout), result.stdout
+        for line in result.stderr.splitlines():
+            assert line.startswith(f"{upload}:") and re.match(r"\d+: \S", line[len(str(upload)) + 1:]), line
+        rows = {row[0]: row for row in _list_rows(invoke(config, "subscribers", "list", "--format", "csv"))}
+        assert rows["bob@example.org"][2] == "unsubscribed", "an import restarted an unsubscribed address"
+        assert len(rows) == int(result.stdout.split()[1].rstrip(",")) + 2

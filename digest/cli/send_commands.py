@@ -28,17 +28,21 @@ from digest.deliver import (
 from digest.deliver.base import Recipient, Transport
 from digest.deliver.message import build_message, check_sendable, message_bytes, sending_problems
 from digest.deliver.outbox import outbox_path
-from digest.errors import DeliveryError, DigestError
+from digest.errors import DeliveryError, DigestError, EditionError
 from digest.ledger import Ledger, ledger_path
 from digest.models import Edition, Subscriber
 from digest.schedule import next_run_times
-from digest.subscribers import address_key, normalise_email, read_subscribers
+from digest.subscribers import address_key, count_statuses, normalise_email, read_subscribers
 
 log = logging.getLogger(__name__)
 
 FIRST_RECIPIENTS_SHOWN = 5
 UNSETTLED_SHOWN = 10
 REFUSAL = "refusing to send without confirmation: pass --yes"
+
+
+def empty_refusal(edition: str) -> str:
+    return f"edition {edition} has nothing new (every section is empty); not sent: pass --allow-empty to send it anyway"
 
 
 def unknown_hint(edition: str, unknown: int) -> str:
@@ -55,14 +59,19 @@ def unknown_hint(edition: str, unknown: int) -> str:
 @click.option("--yes", "-y", is_flag=True, help="Send without asking; required when not on a terminal.")
 @click.option("--edition", "edition_id", metavar="ID", help="Send this stored edition (e.g. 2026-11-26) instead of today's, to those who have not had it.")
 @click.option("--resend-unknown", is_flag=True, help="Also send to recipients whose earlier outcome is unknown (they may get it twice).")
+@click.option("--allow-empty", is_flag=True, help="Send an edition whose sections are all empty (nothing new); refused without it.")
 @pass_app
-def send_command(app: AppContext, dry_run: bool, to: str | None, yes: bool, edition_id: str | None, resend_unknown: bool) -> None:
+def send_command(
+    app: AppContext, dry_run: bool, to: str | None, yes: bool, edition_id: str | None, resend_unknown: bool, allow_empty: bool
+) -> None:
     """Send the edition to every active subscriber who has not had it.
 
     Uses today's stored edition (building it first when there is none), or --edition ID.
     Asks for confirmation on a terminal. A later send goes to those pending or failed, never
     again to those sent; recipients whose outcome is unknown (a crash, a lost answer) only
     with --resend-unknown. SIGINT/SIGTERM finish and record the batches in flight, then stop.
+    An edition with nothing new (every section empty once what recent editions said is left
+    out) is refused unless --allow-empty; a test copy (--to) is always sent.
 
     Exit codes: 0 all sent (or nothing to send), 1 error, 3 recipients left pending, failed or
     unknown (`digest status` says which).
@@ -77,13 +86,15 @@ def send_command(app: AppContext, dry_run: bool, to: str | None, yes: bool, edit
             return
         targets = plan_send(ledger, edition.id, subscribers, resend_unknown=resend_unknown)
         if dry_run:
-            _print_dry_run(config, edition, targets, ledger.counts(edition.id))
+            _print_dry_run(config, edition, targets, ledger.counts(edition.id), allow_empty=allow_empty)
             return
         if not targets:
             if not active_subscribers(subscribers):
                 click.echo(f"nothing to send: no active subscribers in {config.subscribers.file} (add one with `digest subscribers add EMAIL`)")
                 return
             _nothing_to_send(edition.id, ledger.counts(edition.id))
+        if edition.digest.is_empty and not allow_empty:
+            raise EditionError(empty_refusal(edition.id))
         check_sendable(config, edition)  # refuse before asking, with the error that names the fix
         transport = transport_for(config, clock=app.now)
         try:
@@ -172,7 +183,7 @@ def _print_report(report: SendReport) -> None:
         click.echo("failed recipients: `digest status` lists them; a temporary failure is retried by the next send", err=True)
 
 
-def _print_dry_run(config: Config, edition: Edition, targets: list[Subscriber], counts: dict[str, int]) -> None:
+def _print_dry_run(config: Config, edition: Edition, targets: list[Subscriber], counts: dict[str, int], *, allow_empty: bool) -> None:
     where = f" -> {config.delivery.outbox_dir / edition.id}" if config.delivery.transport == "outbox" else ""
     click.echo("dry run: nothing is sent")
     click.echo(f"transport:   {config.delivery.transport}{where}")
@@ -183,7 +194,10 @@ def _print_dry_run(config: Config, edition: Edition, targets: list[Subscriber], 
     more = f", … {len(targets) - FIRST_RECIPIENTS_SHOWN:,} more" if len(targets) > FIRST_RECIPIENTS_SHOWN else ""
     click.echo(f"first:       {shown or '-'}{more}")
     click.echo(f"size:        {_message_size(config, edition, targets)}")
-    for problem in sending_problems(config, edition):
+    problems = sending_problems(config, edition)
+    if edition.digest.is_empty and not allow_empty:
+        problems = [empty_refusal(edition.id), *problems]
+    for problem in problems:
         click.echo(f"would refuse: {problem}", err=True)
 
 
@@ -241,6 +255,11 @@ def status_command(app: AppContext, fmt: str) -> None:
                             summary["edition"], statuses=("pending", "in_flight", "failed", "unknown"), limit=UNSETTLED_SHOWN
                         )
     data["next_run"] = next_run_times(config, app.now(), 1)[0].isoformat()
+    try:
+        data["subscribers"] = count_statuses(config.subscribers.file)
+    except DigestError as exc:
+        log.warning("status: %s", exc)
+        data["subscribers"] = None
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
@@ -265,6 +284,12 @@ def _print_status_table(data: dict[str, Any], unsettled: dict[str, list[Any]], *
     else:
         click.echo("last run:  none")
     click.echo(f"next run:  {data['next_run']}")
+    if data["subscribers"] is not None:
+        counts = data["subscribers"]
+        click.echo(
+            f"subscribers: {counts['active']:,} active, {counts['pending']:,} pending (sign-ups not yet confirmed), "
+            f"{counts['unsubscribed']:,} unsubscribed, {counts['bounced']:,} bounced"
+        )
     if data["failing_sources"]:
         click.echo("failing sources:")
         for source in data["failing_sources"]:

@@ -23,14 +23,19 @@ import dkim
 from markupsafe import escape
 
 from digest.config import Config
-from digest.deliver.base import Recipient
+from digest.deliver.base import Notice, Recipient
 from digest.errors import ConfigError, DeliveryError, EditionError
-from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition, Email
-from digest.render import neutralise_placeholders
+from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition, Email, safe_text
+from digest.render import neutralise_placeholders, truncate
 
 log = logging.getLogger(__name__)
 
 TEST_SUBJECT_PREFIX = "[TEST] "
+# Header lengths, in characters. RFC 5322 allows 998 a line and mail clients show about 60 of a
+# subject; the cut keeps a 10 KB name or subject from becoming pages of folded header.
+MAX_SUBJECT_LENGTH = 200
+MAX_DISPLAY_NAME_LENGTH = 100
+LIST_ID_SLUG_LENGTH = 40
 # How messages are written out: header lines up to RFC 5322's 998 characters instead of 78. A
 # List-Unsubscribe URL has no space to fold at, and folding it would make the email package
 # encode it as an RFC 2047 word that mail clients no longer read as a URL.
@@ -40,18 +45,34 @@ GREETING_FALLBACK = "reader"
 # Headers the DKIM signature covers: RFC 8058 asks that both List-Unsubscribe headers are signed.
 DKIM_HEADERS = (
     "From", "Reply-To", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
-    "List-Unsubscribe-Post", "MIME-Version", "Content-Type",
+    "List-Unsubscribe-Post", "MIME-Version", "Content-Type", "Auto-Submitted",
 )
 
 
 def one_line(text: str) -> str:
-    """Text with every run of whitespace (newlines included) made one space: safe in a header."""
+    """Text with every run of whitespace (newlines included) made one space."""
     return " ".join(text.split())
+
+
+def header_text(text: str, limit: int) -> str:
+    """Untrusted text as a header value: one line, without control or bidi characters, at most
+    `limit` characters. The email package then encodes what is not ASCII (RFC 2047)."""
+    return truncate(one_line(safe_text(one_line(text))), limit)
+
+
+def display_name(name: str) -> str:
+    """A name as a From or To header shows it (see header_text)."""
+    return header_text(name, MAX_DISPLAY_NAME_LENGTH)
+
+
+def subject_line(subject: str, *, test: bool = False) -> str:
+    """The Subject header: the edition's subject made safe (see header_text), "[TEST] " first for a test send."""
+    return (TEST_SUBJECT_PREFIX if test else "") + header_text(subject, MAX_SUBJECT_LENGTH)
 
 
 def greeting_name(name: str) -> str:
     """The name as the greeting shows it; it can never hold a placeholder marker."""
-    return neutralise_placeholders(one_line(name)) or GREETING_FALLBACK
+    return neutralise_placeholders(display_name(name)) or GREETING_FALLBACK
 
 
 def personalise(email: Email, recipient: Recipient) -> tuple[str, str]:
@@ -86,8 +107,8 @@ def sender_domain(config: Config) -> str:
 
 def list_id(config: Config) -> str:
     """RFC 2919 List-Id: the newsletter's name and `<slug.from-domain>`."""
-    slug = re.sub(r"[^a-z0-9]+", "-", config.newsletter.name.lower()).strip("-") or "newsletter"
-    return formataddr((one_line(config.newsletter.name), f"{slug}.{sender_domain(config)}"))
+    slug = re.sub(r"[^a-z0-9]+", "-", config.newsletter.name.lower())[:LIST_ID_SLUG_LENGTH].strip("-") or "newsletter"
+    return formataddr((display_name(config.newsletter.name), f"{slug}.{sender_domain(config)}"))
 
 
 def sending_problems(config: Config, edition: Edition) -> list[str]:
@@ -139,21 +160,27 @@ def check_sendable(config: Config, edition: Edition) -> None:
         _dkim_sign(probe, config)
 
 
+def _addressed(config: Config, email: str, name: str) -> EmailMessage:
+    """A new message with From, Reply-To (when set) and To. Raises DeliveryError for a bad address."""
+    newsletter = config.newsletter
+    message = EmailMessage(policy=SMTP)
+    try:
+        message["From"] = Address(display_name=display_name(newsletter.from_name or newsletter.name), addr_spec=newsletter.from_email)
+        if newsletter.reply_to:
+            message["Reply-To"] = Address(addr_spec=newsletter.reply_to)
+        message["To"] = Address(display_name=display_name(name), addr_spec=email)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise DeliveryError(f"{email}: cannot be written as a mail address ({exc})") from exc
+    return message
+
+
 def build_message(edition: Edition, recipient: Recipient, config: Config, *, now: datetime, test: bool = False) -> EmailMessage:
     """The complete message for one recipient: headers, text then HTML part, DKIM signature when configured.
 
     Raises DeliveryError for an address that cannot go in a To header, ConfigError for a bad DKIM key.
     """
-    newsletter = config.newsletter
-    message = EmailMessage(policy=SMTP)
-    try:
-        message["From"] = Address(display_name=one_line(newsletter.from_name or newsletter.name), addr_spec=newsletter.from_email)
-        if newsletter.reply_to:
-            message["Reply-To"] = newsletter.reply_to
-        message["To"] = Address(display_name=one_line(recipient.name), addr_spec=recipient.email)
-    except (ValueError, IndexError, HeaderParseError) as exc:
-        raise DeliveryError(f"{recipient.email}: cannot be written as a mail address ({exc})") from exc
-    message["Subject"] = (TEST_SUBJECT_PREFIX if test else "") + one_line(edition.email.subject)
+    message = _addressed(config, recipient.email, recipient.name)
+    message["Subject"] = subject_line(edition.email.subject, test=test)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=edition.id, domain=sender_domain(config))
     message["List-Id"] = list_id(config)
@@ -164,6 +191,26 @@ def build_message(edition: Edition, recipient: Recipient, config: Config, *, now
     message.set_content(text_part, subtype="plain", charset="utf-8", cte="quoted-printable")
     message.add_alternative(html_part, subtype="html", charset="utf-8", cte="quoted-printable")
     message.policy = WIRE_POLICY  # bodies are encoded by now; only header folding changes
+    if config.delivery.dkim_domain and config.delivery.dkim_selector:
+        return _dkim_sign(message, config)
+    return message
+
+
+def build_notice_message(notice: Notice, config: Config, *, now: datetime) -> EmailMessage:
+    """The complete message of a Notice: headers, text (and HTML) part, DKIM signature when configured.
+
+    No list headers: a notice goes to one address that asked for it. Raises DeliveryError for an
+    address that cannot go in a To header, ConfigError for a bad DKIM key.
+    """
+    message = _addressed(config, notice.to, "")
+    message["Subject"] = subject_line(notice.subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(idstring=notice.kind, domain=sender_domain(config))
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders must not answer it
+    message.set_content(notice.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    if notice.html is not None:
+        message.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message.policy = WIRE_POLICY
     if config.delivery.dkim_domain and config.delivery.dkim_selector:
         return _dkim_sign(message, config)
     return message
