@@ -32,6 +32,7 @@ from digest.models import PLACEHOLDERS, UNSAFE_CHARACTERS, Bullet, Digest, Editi
 from digest.render import render_email
 from digest.subscribers import read_subscribers
 from digest.tokens import read_token, subscriber_id, unsubscribe_url
+from tests.support.cli import StderrLines
 from tests.support.loopback import refused_port, unanswered_port
 from tests.support.sendgrid_server import SendGridServer, check_body
 
@@ -468,13 +469,27 @@ def test_send_edition_batches_2500_subscribers_into_three_requests_and_records_e
 def test_a_400_stops_the_send_with_sendgrids_message_and_a_rerun_sends_only_the_rest(
     project: Path, sendgrid_server: SendGridServer
 ) -> None:
-    sendgrid_server.accept_next()
+    # Two batches go out together: the first to arrive is refused, the other is held until the send
+    # has recorded the refusal (its batch log line), so no third batch can slip in before it.
     sendgrid_server.reject_next("The from address does not match a verified Sender Identity", field_name="from")
-
-    refused = digest_cli(project, sendgrid_server, "send", "--yes")
-
-    assert refused.returncode == 1
-    assert refused.stderr.strip().splitlines()[-1] == (
+    release = sendgrid_server.hold_next()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(project), "send", "--yes"],
+        env=os.environ | cli_env(sendgrid_server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    lines = StderrLines(process)
+    try:
+        lines.wait_for("SendGrid refused the request (400)")
+        release.set()
+        assert process.wait(timeout=60) == 1
+    finally:
+        release.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        stderr = lines.text()
+        lines.close()
+    assert stderr.strip().splitlines()[-1] == (
         "error: SendGrid refused the request (400): The from address does not match a verified Sender Identity"
     )
     assert tally(ledger_statuses(project, sendgrid_server)) == {"sent": 1000, "pending": 1500, "failed": 0, "unknown": 0}
