@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from email import message_from_bytes
@@ -261,12 +262,24 @@ def sendgrid_setup(tmp_path: Path, server: SendGridServer, count: int, batch_siz
     return config, edition, SendGridTransport(config, sleep=lambda _: None)
 
 
+def release_once_refused(release: threading.Event) -> Callable[[BatchReport], None]:
+    """An on_batch that lets a held request go once a failed batch has been recorded: without it,
+    the other batch in flight could finish first and a third start before the failure is known."""
+
+    def on_batch(batch: BatchReport) -> None:
+        if batch.error:
+            release.set()
+
+    return on_batch
+
+
 def test_a_refused_request_stops_the_send_and_leaves_the_rest_pending(tmp_path: Path) -> None:
     with SendGridServer() as server:
         config, edition, transport = sendgrid_setup(tmp_path, server, 10, 2)
         server.reject_next("The from address does not match a verified Sender Identity.", status=403)
+        release = server.hold_next()  # the other batch in flight waits until the refusal is recorded
         with pytest.raises(ProviderRejectedError, match="does not match a verified Sender Identity"):
-            send(config, edition, transport)
+            send(config, edition, transport, on_batch=release_once_refused(release))
         accepted = set(server.accepted_recipients)
     with Ledger.open(config.state.dir) as ledger:
         counts = ledger.counts(edition.id)
@@ -329,7 +342,8 @@ def test_once_the_provider_cannot_be_reached_no_further_batch_is_started(tmp_pat
         config, edition, _ = sendgrid_setup(tmp_path, server, 10, 2)
         transport = SendGridTransport(config, sleep=lambda _: None, max_attempts=1)
         server.respond_next(503, body=b'{"errors": [{"message": "try later"}]}')  # whichever batch comes first
-        report = send(config, edition, transport)
+        release = server.hold_next()  # the other waits until the failure is recorded
+        report = send(config, edition, transport, on_batch=release_once_refused(release))
         received = server.received
     # Two batches were in flight at once: one failed, the other was taken; the other three never started.
     assert received == 2
