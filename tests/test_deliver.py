@@ -286,6 +286,9 @@ def test_a_refused_request_stops_the_send_and_leaves_the_rest_pending(tmp_path: 
         sent = {d.email for d in ledger.deliveries(edition.id, statuses=("sent",))}
     # Two batches were in flight together: one refused, the other accepted and recorded; no third went out.
     assert sent == accepted and len(sent) == 2
+    with Ledger.open(config.state.dir) as ledger:
+        reasons = {d.reason for d in ledger.deliveries(edition.id, statuses=("pending",))}
+    assert reasons == {None, "SendGrid refused the request (403): The from address does not match a verified Sender Identity. (check SENDGRID_API_KEY)"}
     assert counts == {"subscribers": 10, "sent": 2, "pending": 8, "failed": 0, "unknown": 0}
 
 

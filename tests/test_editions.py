@@ -50,6 +50,8 @@ def test_a_named_edition_must_be_stored(tmp_path: Path) -> None:
         get_edition(config, EditionStore(config.state.dir), datetime.now(UTC), edition_id="2026-01-01", must_exist=True)
     with pytest.raises(EditionError, match="not a valid edition id"):
         EditionStore(config.state.dir).load("../../etc")
+    with pytest.raises(EditionError, match=r"^edition 2026-01-01 is not stored in .* \(build it with `digest preview`\)$"):
+        EditionStore(config.state.dir).load("2026-01-01")
 
 
 def test_housekeeping_removes_editions_older_than_the_cutoff(tmp_path: Path) -> None:
@@ -86,12 +88,18 @@ def test_a_page_without_article_text_is_listed_as_a_failed_source_and_the_rest_i
 
 
 def test_when_no_page_has_article_text_nothing_is_built_and_each_is_named(tmp_path: Path) -> None:
-    empty = tmp_path / "empty.html"
-    empty.write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>", encoding="utf-8")
-    config = load_test_config(write_config(tmp_path, source=empty))
+    empty, blank = tmp_path / "empty.html", tmp_path / "blank.html"
+    for page in (empty, blank):
+        page.write_text("<html><body><nav><a href='/'>Home</a></nav></body></html>", encoding="utf-8")
+    path = write_config(tmp_path, source=empty)
+    with path.open("a", encoding="utf-8") as toml:
+        toml.write(f'\n[[sources]]\nurl = "{blank}"\n')
+    config = load_test_config(path)
     with pytest.raises(NoSourcesError) as caught:
         get_edition(config, EditionStore(config.state.dir), NOW)
-    assert str(caught.value) == f"no source could be read: {empty.as_uri()}: no readable article text"
+    assert str(caught.value) == (
+        f"no source could be read: {empty.as_uri()}: no readable article text; {blank.as_uri()}: no readable article text"
+    )
     assert EditionStore(config.state.dir).ids() == []
 
 
@@ -109,9 +117,10 @@ def test_only_complete_editions_are_listed(tmp_path: Path) -> None:
 def test_saving_again_replaces_the_edition_and_leaves_no_leftovers(tmp_path: Path) -> None:
     config = load_test_config(write_config(tmp_path))
     root = config.state.dir / "editions"
-    (root / ".2026-11-26.old").mkdir(parents=True)  # left by a save that died between its renames
-    (root / ".2026-11-26.old" / "meta.json").write_text("{}", encoding="utf-8")
     store_edition(config)
+    for leftover in (".2026-11-26.old", ".2026-11-26.new"):  # left by a save that died part way
+        (root / leftover).mkdir()
+        (root / leftover / "meta.json").write_text("{}", encoding="utf-8")
     second = store_edition(config)
     assert sorted(p.name for p in root.iterdir()) == ["2026-11-26"]
     assert EditionStore(config.state.dir).load("2026-11-26") == second

@@ -208,6 +208,7 @@ def test_a_failed_run_alerts_over_smtp(tmp_path: Path) -> None:
     assert alert.rcpt_tos == ("ops@example.org",)
     assert alert.message["Subject"] == "The Transatlantic Brief: the run for edition 2026-11-26 did not send"
     assert "no source could be fetched" in alert.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert alert.message["Date"].endswith(" +0000")  # an aware UTC time, not a naive local one
 
 
 def test_a_failed_run_alerts_over_sendgrid(tmp_path: Path, sendgrid_server: SendGridServer) -> None:

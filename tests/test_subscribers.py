@@ -405,6 +405,9 @@ def test_resubscribe_keeps_the_name_clears_the_unsubscribe_and_records_the_new_c
     assert after == row("a@example.com", "Al", "active", since=STAMP, until="", source="resubscribed")
     _, renamed = add_subscriber(path, "a@example.com", NOW, name="Alice")
     assert renamed.name == "Alice"
+    set_status(path, ["a@example.com"], "unsubscribed", NOW)
+    _, back = add_subscriber(path, "a@example.com", NOW, name="Ali", resubscribe=True, source="phone")
+    assert (back.name, back.status, back.source) == ("Ali", "active", "phone")
 
 
 def test_a_bounced_address_without_a_date_is_not_reactivated_and_says_so(tmp_path: Path) -> None:
@@ -422,6 +425,10 @@ def test_unsubscribe_returns_the_change_and_refuses_an_unknown_address(tmp_path:
     assert (before.status, after.status, after.unsubscribed_at) == ("active", "unsubscribed", STAMP)
     with pytest.raises(SubscribersError, match=r"^x@example.com is not on the list"):
         unsubscribe_subscriber(path, "x@example.com", NOW)
+    with pytest.raises(SubscribersError, match=r"^not-an-address is not on the list"):
+        unsubscribe_subscriber(path, " not-an-address ", NOW)
+    with pytest.raises(InvalidEmailError, match=r"^empty email address$"):
+        add_subscriber(path, "   ", NOW)
 
 
 def test_removing_a_row_keeps_every_row_after_it(tmp_path: Path) -> None:
@@ -523,3 +530,10 @@ def test_a_nul_byte_past_the_first_8_kb_is_one_rejected_row_not_a_binary_file(tm
     report = import_subscribers(path, upload, NOW, on_reject=lambda line, reason: rejects.append(line))
     assert report.summary == "imported 1000, updated 0, unchanged 0, rejected 1"
     assert rejects == [1002]
+
+
+def test_an_upload_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "gone.csv"
+    with pytest.raises(SubscribersError) as caught:
+        import_subscribers(tmp_path / "subscribers.csv", missing, NOW)
+    assert str(caught.value) == f"{missing}: cannot read: No such file or directory"
