@@ -537,3 +537,11 @@ def test_an_upload_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     with pytest.raises(SubscribersError) as caught:
         import_subscribers(tmp_path / "subscribers.csv", missing, NOW)
     assert str(caught.value) == f"{missing}: cannot read: No such file or directory"
+
+
+def test_an_import_creates_the_folders_of_a_list_that_does_not_exist_yet(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "lists" / "subscribers.csv"
+    upload = tmp_path / "in.csv"
+    upload.write_text("email\na@example.com\n", encoding="utf-8")
+    assert import_subscribers(path, upload, NOW).summary == "imported 1, updated 0, unchanged 0, rejected 0"
+    assert [s.email for s in read_subscribers(path)] == ["a@example.com"]
