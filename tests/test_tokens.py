@@ -131,8 +131,9 @@ def test_an_unsubscribe_link_works_for_400_days_to_the_second_then_expires() -> 
 
 def test_a_link_mailed_before_ids_also_works_for_400_days_to_the_second() -> None:
     assert read_token(MAILED_BEFORE_IDS, SECRET, **at(SENT_AT + 400 * DAY)).address == "ann@example.org"
-    with pytest.raises(InvalidTokenError, match=r"^this unsubscribe link has expired$"):
+    with pytest.raises(InvalidTokenError, match=r"^this unsubscribe link has expired$") as caught:
         read_token(MAILED_BEFORE_IDS, SECRET, **at(SENT_AT + 400 * DAY + 1))
+    assert caught.value.expired
 
 
 @pytest.mark.parametrize("token", [make_token("ann@example.org", SECRET, clock=lambda: SENT_AT)[:-2] + "xx", "not-a-token"])
@@ -146,3 +147,13 @@ def test_the_unsubscribe_url_is_the_base_url_path_then_one_token() -> None:
     prefix = "https://news.example.org/brief/unsubscribe/"
     assert url.startswith(prefix) and "/" not in url[len(prefix):]
     assert read_token(url[len(prefix):], SECRET, **at(SENT_AT)).subscriber_id == subscriber_id("ann@example.org", SECRET)
+
+
+def test_confirmation_and_form_tokens_say_what_is_wrong_in_words() -> None:
+    confirm = make_confirm_token("ann@example.org", SECRET, **at(SENT_AT))
+    with pytest.raises(InvalidTokenError, match=r"^this confirmation link has expired$"):
+        read_confirm_token(confirm, SECRET, **at(SENT_AT + 8 * DAY))
+    with pytest.raises(InvalidTokenError, match=r"^this confirmation link is not valid$"):
+        read_confirm_token(confirm[:-2] + "xx", SECRET, **at(SENT_AT))
+    with pytest.raises(InvalidTokenError, match=r"^this form link is not valid$"):
+        check_form_token("forged", SECRET, **at(SENT_AT))
