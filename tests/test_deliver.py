@@ -107,6 +107,24 @@ def test_outbox_files_parse_back_with_every_header_and_the_recipients_own_parts(
     assert len(message_ids) == 3
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["Alice", 'Bob "The Builder" & <Co>', "Chloé Ünïcode", "", "Dr. " + "Longname " * 130],
+    ids=["plain", "specials", "not-ascii", "no-name", "longer-than-a-header-line"],
+)
+def test_every_recipient_gets_their_own_name_and_parts_back_whatever_the_name(tmp_path: Path, name: str) -> None:
+    config, edition = setup(tmp_path, rows=[("reader@example.org", name)])
+    report = send(config, edition)
+    assert report.sent == 1
+    raw = outbox_path(config.delivery.outbox_dir, edition.id, "reader@example.org").read_bytes()
+    message = parse(raw)
+    assert message["To"].addresses[0].display_name == " ".join(name.split())
+    url = message["List-Unsubscribe"].strip("<>")
+    text, html = (part.replace("\r\n", "\n").rstrip("\n") for part in parts(message))
+    assert (html, text) == tuple(part.rstrip("\n") for part in personalise(edition.email, Recipient("reader@example.org", name, url)))
+    assert all(line.isascii() for line in raw.split(b"\r\n"))  # 7-bit: any server on the way takes it
+
+
 def test_names_are_html_escaped_and_cannot_smuggle_in_a_placeholder() -> None:
     email = Email("e", "s", "p", html="<p>Hello %%name%%</p><a href=\"%%unsubscribe_url%%\">x</a>", text="Hello %%name%%\n%%unsubscribe_url%%")
     html, text = personalise(email, Recipient("a@example.org", "Tom & <b>Jerry</b> %%unsubscribe_url%%", "https://x.example/unsubscribe/t?a=1&b=2"))

@@ -11,13 +11,12 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
 from digest.atomic import write_atomic
 from digest.config import Config
 from digest.deliver.base import BatchStopped, NotSentError, Outcome, Recipient, send_one_by_one
-from digest.deliver.message import build_message, message_bytes
+from digest.deliver.message import composer_for
 from digest.errors import StateError
 from digest.models import Edition
 
@@ -58,16 +57,19 @@ class OutboxTransport:
     def send_batch(self, edition: Edition, recipients: Sequence[Recipient], *, test: bool = False) -> tuple[Outcome, ...]:
         """Write one file per recipient. Raises NotSentError when the first file cannot be written."""
 
-        def build(recipient: Recipient) -> EmailMessage:
-            return build_message(edition, recipient, self._config, now=self._clock(), test=test)
+        composer = composer_for(edition, self._config, test)
 
-        def write(recipient: Recipient, message: EmailMessage) -> Outcome:
+        def build(recipient: Recipient) -> tuple[bytes, str]:
+            return composer.compose(recipient, now=self._clock())
+
+        def write(recipient: Recipient, message: tuple[bytes, str]) -> Outcome:
+            data, message_id = message
             path = outbox_path(self._folder, edition.id, recipient.email, test=test)
             try:
-                write_atomic(path, message_bytes(message))
+                write_atomic(path, data)
             except StateError as exc:
                 raise BatchStopped(NotSentError(f"outbox: {exc}")) from exc
-            return Outcome(recipient.email, "sent", provider_id=str(message["Message-ID"]))
+            return Outcome(recipient.email, "sent", provider_id=message_id)
 
         return send_one_by_one(recipients, build, write, "outbox")
 

@@ -21,11 +21,10 @@ import socket
 import ssl
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 from digest.config import Config
 from digest.deliver.base import BatchStopped, NotSentError, Outcome, Recipient, send_one_by_one
-from digest.deliver.message import build_message, message_bytes
+from digest.deliver.message import composer_for
 from digest.errors import ConfigError, DeliveryError, ProviderRejectedError
 from digest.models import Edition
 
@@ -89,12 +88,14 @@ class SmtpTransport:
         ProviderRejectedError when it refuses the sender, DeliveryError when login fails.
         """
         sender = self._config.newsletter.from_email
+        composer = composer_for(edition, self._config, test)
 
-        def build(recipient: Recipient) -> EmailMessage:
-            return build_message(edition, recipient, self._config, now=self._clock(), test=test)
+        def build(recipient: Recipient) -> tuple[bytes, str]:
+            return composer.compose(recipient, now=self._clock())
 
-        def deliver(recipient: Recipient, message: EmailMessage) -> Outcome:
-            return self._deliver(sender, recipient.email, message_bytes(message), str(message["Message-ID"]))
+        def deliver(recipient: Recipient, message: tuple[bytes, str]) -> Outcome:
+            data, message_id = message
+            return self._deliver(sender, recipient.email, data, message_id)
 
         return send_one_by_one(recipients, build, deliver, "smtp")
 
