@@ -81,11 +81,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_ok TEXT
         )""",
     ),
-    (
-        # Counts per edition and status, has_sent and last_sent_edition read this narrow index
-        # instead of every row of an edition.
-        "CREATE INDEX deliveries_status ON deliveries (edition, status)",
-    ),
 )
 
 # Who a send must not go to: sent, refused for good, and (unless resending unknown) unknown or in flight.
