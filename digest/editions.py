@@ -17,13 +17,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from digest.atomic import fsync_dir, write_atomic
-from digest.condense import condense
 from digest.config import Config
 from digest.errors import EditionError, ExtractError, NoSourcesError, StateError
-from digest.extract import extract_article
-from digest.gather import gather
 from digest.models import Article, Digest, Edition, Email, SourceFailure
-from digest.render import render_email
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +39,12 @@ def build_edition(
     on_progress: Callable[[str], None] | None = None,
 ) -> Edition:
     """Gather, extract, condense and render one edition. Raises NoSourcesError when nothing could be read."""
+    # Loaded here, not at import: commands that only read stored editions start in a fraction of the time.
+    from digest.condense import condense
+    from digest.extract import extract_article
+    from digest.gather import gather
+    from digest.render import render_email
+
     gathered = gather(config.sources, config.gather, clock=lambda: now, on_progress=on_progress)
     articles: list[Article] = []
     failures: list[SourceFailure] = list(gathered.failures)

@@ -9,30 +9,22 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from digest.cli import AppContext, cli, pass_app, stop_on_signals
-from digest.cli.edition_commands import load_or_build_edition
-from digest.config import Config
-from digest.deliver import (
-    BatchReport,
-    SendPlan,
-    SendReport,
-    plan_send,
-    send_edition,
-    send_test,
-    transport_for,
-)
-from digest.deliver.base import Recipient, Transport
-from digest.deliver.message import build_message, check_sendable, message_bytes, sending_problems
-from digest.deliver.outbox import outbox_path
 from digest.errors import DeliveryError, DigestError
 from digest.ledger import Ledger, ledger_path
-from digest.models import Edition
-from digest.schedule import next_run_times
-from digest.subscribers import address_key, iter_subscribers, normalise_email
+
+if TYPE_CHECKING:
+    from digest.config import Config
+    from digest.deliver import BatchReport, SendPlan, SendReport
+    from digest.deliver.base import Transport
+    from digest.models import Edition
+
+# The sending stack (transports, message building, the subscriber list) is imported inside the
+# functions that use it: `digest status` and `digest --help` load this module and must start fast.
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +59,11 @@ def send_command(app: AppContext, dry_run: bool, to: str | None, yes: bool, edit
     Exit codes: 0 all sent (or nothing to send), 1 error, 3 recipients left pending, failed or
     unknown (`digest status` says which).
     """
+    from digest.cli.edition_commands import load_or_build_edition
+    from digest.deliver import plan_send, transport_for
+    from digest.deliver.message import check_sendable
+    from digest.subscribers import iter_subscribers
+
     config = app.config
     now = app.now()
     with Ledger.open(config.state.dir) as ledger:
@@ -110,6 +107,8 @@ def _confirm(edition: str, count: int, transport: str, yes: bool) -> None:
 def _send_with_progress(
     config: Config, edition: Edition, ledger: Ledger, transport: Transport, plan: SendPlan, now: datetime
 ) -> SendReport:
+    from digest.deliver import send_edition
+
     stop = threading.Event()
     on_terminal = sys.stderr.isatty()
     bar_context: Any = (
@@ -163,6 +162,8 @@ def _print_report(report: SendReport) -> None:
 
 
 def _print_dry_run(config: Config, edition: Edition, plan: SendPlan, ledger: Ledger) -> None:
+    from digest.deliver.message import sending_problems
+
     counts = ledger.counts(edition.id)
     first = ledger.targets(edition.id, resend_unknown=plan.resend_unknown, limit=FIRST_RECIPIENTS_SHOWN)
     where = f" -> {config.delivery.outbox_dir / edition.id}" if config.delivery.transport == "outbox" else ""
@@ -181,6 +182,9 @@ def _print_dry_run(config: Config, edition: Edition, plan: SendPlan, ledger: Led
 
 def _message_size(config: Config, edition: Edition, first: tuple[str, str]) -> str:
     """One message's size, built without the secret (a made-up token of a real token's length)."""
+    from digest.deliver.base import Recipient
+    from digest.deliver.message import build_message, message_bytes
+
     email, name = first
     url = f"{config.newsletter.base_url.rstrip('/')}/unsubscribe/{'x' * 56}"
     try:
@@ -191,6 +195,10 @@ def _message_size(config: Config, edition: Edition, first: tuple[str, str]) -> s
 
 
 def _send_test_copy(app: AppContext, ledger: Ledger, edition: Edition, to: str, *, dry_run: bool) -> None:
+    from digest.deliver import send_test, transport_for
+    from digest.deliver.outbox import outbox_path
+    from digest.subscribers import address_key, iter_subscribers, normalise_email
+
     config = app.config
     address = normalise_email(to)
     key = address_key(address)
@@ -217,6 +225,8 @@ def _send_test_copy(app: AppContext, ledger: Ledger, edition: Edition, to: str, 
 def status_command(app: AppContext, fmt: str) -> None:
     """Show the last editions with their send counts (sent, pending, failed, unknown), the last
     and next run, and sources failing run after run. The table lists who was not sent."""
+    from digest.run_times import next_run_times
+
     config = app.config
     data: dict[str, Any] = {"editions": [], "last_run": None, "failing_sources": [], "next_run": None}
     unsettled: dict[str, list[Any]] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from digest.cli import AppContext, cli, pass_app
-from digest.serve import create_app, make_server
 
 
 @cli.command("serve")
@@ -19,6 +18,8 @@ def serve_command(app: AppContext, host: str, port: int) -> None:
     Put it behind a reverse proxy with HTTPS at [newsletter] base_url (README: "Running the
     unsubscribe server"); a path in base_url is served as the prefix.
     """
+    from digest.serve import create_app, make_server  # Flask loads only when serving
+
     config = app.config
     server = make_server(create_app(config), host, port, config.newsletter.base_url)
     bound_host, bound_port = server.effective_host, server.effective_port
