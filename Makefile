@@ -35,11 +35,9 @@ test: $(TEST_STAMP) system-deps
 eval: $(STAMP)
 	$(BIN)/python benchmarks/eval_extraction.py
 
-## bench: speed and memory benchmarks, each beside its baseline measured in the same run
+## bench: every benchmark, each beside its baseline measured in the same run: one table, build/bench.json
 bench: $(TEST_STAMP)
-	$(BIN)/python benchmarks/eval_extraction.py
-	$(BIN)/python benchmarks/send_sendgrid.py
-	$(BIN)/python benchmarks/subscribers_io.py
+	$(BIN)/python benchmarks/run_all.py --json build/bench.json
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check digest tests benchmarks

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trafilatura
 
@@ -33,6 +34,9 @@ if __name__ == "__main__":  # run as a script: make the checkout importable
 from digest.errors import ExtractError
 from digest.extract import extract_article
 from digest.models import Page
+
+if TYPE_CHECKING:
+    from harness import Row
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "article-extraction"
 F1_FLOOR = json.loads((Path(__file__).with_name("baseline.json")).read_text())["extraction"]["f1_floor"]
@@ -79,12 +83,14 @@ def digest_extract(html: str, url: str) -> str:
 EXTRACTORS: Mapping[str, Extractor] = {"trafilatura (plain)": plain_trafilatura, "digest extract_article": digest_extract}
 
 
-def evaluate(data_dir: Path = DATA_DIR, extractors: Mapping[str, Extractor] = EXTRACTORS) -> dict[str, Score]:
-    """Score every extractor on every page of the benchmark, keyed by extractor name."""
+def evaluate(
+    data_dir: Path = DATA_DIR, extractors: Mapping[str, Extractor] = EXTRACTORS, *, limit: int | None = None
+) -> dict[str, Score]:
+    """Score every extractor on every page of the benchmark (the first `limit`), keyed by extractor name."""
     ground_truth: dict[str, dict[str, str]] = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
     pages = {
         page_id: gzip.decompress((data_dir / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8")
-        for page_id in sorted(ground_truth)
+        for page_id in sorted(ground_truth)[:limit]
     }
     scores: dict[str, Score] = {}
     for name, extractor in extractors.items():
@@ -144,6 +150,23 @@ def _recall(tp: float, fp: float, fn: float) -> float:
     if tp == fn == 0:
         return 0.0
     return tp / (tp + fn)
+
+
+def run(smoke: bool) -> list[Row]:
+    """For `make bench`: quality and speed beside plain trafilatura (smoke: the first pages only)."""
+    from harness import Row, floors  # beside this file; run_all puts it on the path
+    target = floors("extraction", smoke)
+    scores = evaluate(limit=int(target["pages"]))
+    plain, ours = scores["trafilatura (plain)"], scores["digest extract_article"]
+    workload = f"{ours.pages} pages of the Article Extraction Benchmark"
+    slowdown = float(target["max_slowdown"])
+    speed = ours.seconds_per_page / plain.seconds_per_page
+    return [
+        Row("extraction: F1", workload, ours.f1, plain.f1, ours.f1 / plain.f1, f">= {F1_FLOOR} and >= plain",
+            ours.f1 >= F1_FLOOR and ours.f1 >= plain.f1, "F1", "plain trafilatura"),
+        Row("extraction: time per page", workload, ours.seconds_per_page * 1000, plain.seconds_per_page * 1000, speed,
+            f"<= {slowdown:g}x plain", speed <= slowdown, "ms", "plain trafilatura"),
+    ][int(smoke):]  # the quality floor needs every page; tests/test_extract.py checks it in CI
 
 
 def main(argv: list[str] | None = None) -> int:

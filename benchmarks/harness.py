@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -59,36 +59,55 @@ class Measured:
     stdout: str
 
 
+# Runs the measured command as its own child and writes that child's peak RSS and exit code to a
+# file. On Linux a process inherits the peak RSS of the process it was forked from: a command
+# forked by a large benchmark process would report at least the benchmark's own size. This small
+# launcher keeps the floor at its own ~10 MB.
+_LAUNCHER = """
+import os, sys
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def run_measured(
     command: Sequence[str], *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 1800.0
 ) -> Measured:
-    """Run a child process to the end and return its wall time and its own peak RSS (os.wait4).
+    """Run a command to the end and return its wall time, its own peak RSS and its stdout.
 
-    Its output goes to files in `cwd` (a pipe could fill up and stall it); stderr is shown only
-    when it fails, raising RuntimeError.
+    `command[0]` must be an absolute path. Its output goes to files in `cwd` (a pipe could fill up
+    and stall it); stderr is shown only when it fails, raising RuntimeError.
     """
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    err_path = cwd / f".bench-stderr-{os.getpid()}-{time.monotonic_ns()}.txt"
-    out_path = err_path.with_suffix(".out")
-    with err_path.open("w+", encoding="utf-8") as err, out_path.open("w+", encoding="utf-8") as out:
+    stem = cwd / f".bench-{os.getpid()}-{time.monotonic_ns()}"
+    report = stem.with_suffix(".rss")
+    with stem.with_suffix(".err").open("w+", encoding="utf-8") as err, stem.with_suffix(".out").open("w+", encoding="utf-8") as out:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        watchdog = threading.Timer(timeout, process.kill)  # a hung child is killed, and fails below
-        watchdog.start()
+        process = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, str(report), *command],
+            cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+        )
         try:
-            _, status, usage = os.wait4(process.pid, 0)  # the child's own peak RSS, not a running max
-        finally:
-            watchdog.cancel()
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         out.seek(0)
         stderr, stdout = err.read(), out.read()
-    err_path.unlink()
-    out_path.unlink()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: {stderr.strip()[-2000:]}")
-    return Measured(seconds, usage.ru_maxrss / 1024, stdout)  # Linux: ru_maxrss is in KiB
+    for suffix in (".err", ".out"):
+        stem.with_suffix(suffix).unlink()
+    try:
+        peak_kib, code = (int(value) for value in report.read_text(encoding="ascii").split())
+        report.unlink()
+    except (OSError, ValueError):
+        peak_kib, code = 0, process.returncode or -1
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {code}: {stderr.strip()[-2000:]}")
+    return Measured(seconds, peak_kib / 1024, stdout)  # Linux: ru_maxrss is in KiB
 
 
 def best_of(times: int, function: Callable[[], float]) -> float:

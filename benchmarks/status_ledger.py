@@ -57,7 +57,7 @@ def status_seconds(home: Path, config: Path, *formats: str) -> float:
         command = [sys.executable, "-m", "digest", "--config", str(config), "status", "--format", fmt]
         return run_measured(command, cwd=home, env={"DIGEST_NOW": "2026-11-26T08:00:00+00:00"}).seconds
 
-    return max(best_of(3, lambda: once(fmt)) for fmt in formats)
+    return max(best_of(3, lambda fmt=fmt: once(fmt)) for fmt in formats)
 
 
 def run(smoke: bool) -> list[Row]:
