@@ -244,22 +244,25 @@ class _SendRun:
         running: dict[Future[tuple[Outcome, ...]], tuple[int, list[tuple[str, str]]]] = {}
         try:
             with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="digest-send") as pool:
-                while True:
+
+                def fill() -> None:
                     while len(running) < concurrency and not (self.failure or self.error or self.stopped):
                         if stop.is_set():
                             self.stopped = "stopped on request (signal): the batches in flight were finished and recorded"
-                            break
+                            return
                         number, batch = next(numbered, (0, []))
                         if not batch:
-                            break
+                            return
                         self.ledger.claim(self.edition.id, [email for email, _ in batch], f"{self.run_id}-{number}", self.now)
                         running[pool.submit(self._send_batch, batch)] = (number, batch)
-                    if not running:
-                        break
+
+                fill()
+                while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in sorted(done, key=lambda f: running[f][0]):
                         number, batch = running.pop(future)
                         self._record(number, batch, future)
+                    fill()
         finally:
             self._mark_bounced()
         if self.failure is not None:
