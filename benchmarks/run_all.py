@@ -29,11 +29,13 @@ BENCHMARKS = (
     "startup",
     "status_ledger",
     "gather_sources",
+    "gather_hostile",
     "condense_pages",
     "daily_run",
     "send_outbox",
     "send_smtp",
     "subscribers_io",
+    "tokens_lookup",
     "send_sendgrid",
 )
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from digest.config import NewsletterConfig
-from digest.models import Bullet, Digest, Edition, Section, SourceRef, SourceReport
+from digest.models import Bullet, Digest, Edition, Section, SourceRef, SourceReport, Subscriber
 from digest.render import render_email
-from digest.subscribers import HEADER
+from digest.subscribers import HEADER, row_cells
 
 SECRET = "bench-secret-that-signs-unsubscribe-links"
 EDITION_ID = "2026-11-26"
@@ -85,4 +85,6 @@ def write_subscribers(path: Path, count: int, *, seed: int = 1) -> None:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(HEADER)
         for number in order:
-            writer.writerow((subscriber_email(number), f"Reader {number}", "active", "2026-01-05T09:30:00+00:00", "", "signup form"))
+            writer.writerow(
+                row_cells(Subscriber(subscriber_email(number), f"Reader {number}", "active", "2026-01-05T09:30:00+00:00", source="import"))
+            )

@@ -40,28 +40,7 @@ class SectionConfig:
     title: str
     keywords: tuple[str, ...]
     max_items: int = 4
-    min_score: float = 0.0  # a bullet scoring below this is left out (0: no floor)
-
-
-DEFAULT_SECTIONS = (
-    SectionConfig(
-        "Ukraine peace",
-        ("ukraine", "ukrainian", "kyiv", "ceasefire", "peace", "peacekeepers", "peacekeeping",
-         "russia", "russian", "putin", "moscow", "zelensky", "security guarantees", "negotiations",
-         "settlement", "sanctions", "invasion", "troops"),
-    ),
-    SectionConfig(
-        "Defence spending",
-        ("defence", "defense", "military", "spending", "gdp", "gross domestic product", "budget",
-         "nato", "armed forces", "army", "procurement", "expenditure", "rearmament"),
-    ),
-    SectionConfig(
-        "AI/tech partnership",
-        ("ai", "artificial intelligence", "technology", "technologies", "tech", "partnership",
-         "semiconductor", "chips", "data centre", "data center", "compute", "investment",
-         "regulation", "summit", "quantum", "cyber"),
-    ),
-)
+    min_score: float = 0.0  # a bullet scoring below this (0-1 scale) is left out (0: no floor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +115,7 @@ class GatherConfig:
 
 @dataclass(frozen=True, slots=True)
 class NoveltyConfig:
-    window_days: int = 7  # a statement sent in an edition of the last N days is not sent again
+    window_days: int = 7  # a statement sent in an edition of the last N days is not sent again (0: off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +170,7 @@ class Config:
     path: Path | None  # the file read; None for the bundled sample
     newsletter: NewsletterConfig
     sources: tuple[Source, ...]
-    sections: tuple[SectionConfig, ...] = DEFAULT_SECTIONS
+    sections: tuple[SectionConfig, ...] = ()  # parse_config fills in the bundled sample's when the file has none
     schedule: ScheduleConfig = ScheduleConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
@@ -300,19 +279,7 @@ def parse_config(
     )
 
     raw_sections = data.get("sections")
-    if raw_sections is None:
-        sections = DEFAULT_SECTIONS
-    else:
-        if not isinstance(raw_sections, list) or not raw_sections:
-            raise ConfigError(f"{where.at(None, 'sections')}sections must be a non-empty array of tables ([[sections]])")
-        sections = tuple(
-            _table(SectionConfig, raw, f"sections[{i}]", where, table_name="sections")
-            for i, raw in enumerate(raw_sections)
-        )
-        for i, section in enumerate(sections):
-            if not section.keywords:
-                raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {section.title!r}: keywords must not be empty")
-            _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
+    sections = default_sections() if raw_sections is None else _sections(raw_sections, where)
 
     delivery = _table(DeliveryConfig, data.get("delivery", {}), "delivery", where)
     if delivery.transport not in TRANSPORTS:
@@ -332,13 +299,23 @@ def parse_config(
     state = _table(StateConfig, data.get("state", {}), "state", where)
     state = _replace(state, dir=_resolve(state.dir, state_dir))
     _check_min(state.keep_days, 1, "state", "keep_days", where)
-    gather = _table(GatherConfig, data.get("gather", {}), "gather", where)
+    gather = _gather(_table(GatherConfig, data.get("gather", {}), "gather", where), where)
     novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
-    email = _table(EmailConfig, data.get("email", {}), "email", where)
-    if email.template_dir is not None:
-        email = _replace(email, template_dir=_resolve(email.template_dir, sources_dir))
+    _check_min(novelty.window_days, 0, "novelty", "window_days", where)
+    if novelty.window_days > state.keep_days:
+        raise ConfigError(
+            f"{where.at('novelty', 'window_days')}[novelty] window_days: must not exceed [state] keep_days ({state.keep_days}), "
+            f"since older editions are removed, got {novelty.window_days}"
+        )
+    email = _email(_table(EmailConfig, data.get("email", {}), "email", where), sources_dir, where)
     signup = _table(SignupConfig, data.get("signup", {}), "signup", where)
+    try:
+        signup.confirm_subject.format(name="")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError(f"{where.at('signup', 'confirm_subject')}[signup] confirm_subject: only {{name}} may be used") from None
     serve = _table(ServeConfig, data.get("serve", {}), "serve", where)
+    _check_min(serve.max_request_bytes, 1024, "serve", "max_request_bytes", where)
+    _check_min(serve.rate_limit_per_minute, 1, "serve", "rate_limit_per_minute", where)
 
     return Config(
         path=None if bundled else path,
@@ -358,6 +335,33 @@ def parse_config(
     )
 
 
+def _sections(raw_sections: Any, where: _Locator) -> tuple[SectionConfig, ...]:
+    if not isinstance(raw_sections, list) or not raw_sections:
+        raise ConfigError(f"{where.at(None, 'sections')}sections must be a non-empty array of tables ([[sections]])")
+    sections = tuple(
+        _table(SectionConfig, raw, f"sections[{i}]", where, table_name="sections") for i, raw in enumerate(raw_sections)
+    )
+    for i, section in enumerate(sections):
+        if not section.title.strip():
+            raise ConfigError(f"{where.at('sections', 'title')}[[sections]] title must not be empty")
+        if not section.keywords:
+            raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {section.title!r}: keywords must not be empty")
+        _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
+        if not 0.0 <= section.min_score < 1.0:
+            raise ConfigError(
+                f"{where.at('sections', 'min_score')}[[sections]] {section.title!r}: min_score must be from 0 to "
+                f"below 1 (0.5 keeps plain statements, 0.7 only strong ones), got {section.min_score}"
+            )
+    return sections
+
+
+def default_sections() -> tuple[SectionConfig, ...]:
+    """The sections of the bundled sample config, for a config file that has no [[sections]]."""
+    sample = bundled_dir("samples") / "digest.toml"
+    text = _read(sample)
+    return _sections(tomllib.loads(text)["sections"], _Locator(sample, text))
+
+
 @dataclass(frozen=True, slots=True)
 class _SourceTable:
     url: str
@@ -371,6 +375,42 @@ def _source(table: _SourceTable, base: Path) -> Source:
     return Source(str(_resolve(Path(url).expanduser(), base)), table.follow_related)
 
 
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+# The email's content column is 600 px with 24 px padding on each side.
+MAX_LOGO_WIDTH = 552
+
+
+def _email(email: EmailConfig, base: Path, where: _Locator) -> EmailConfig:
+    """[email] checked: hex colours made #rrggbb, a logo with its size, an existing template folder."""
+    colors = {}
+    for key in ("accent_color", "masthead_color"):
+        value = getattr(email, key).strip()
+        if not _HEX_COLOR.fullmatch(value):
+            raise ConfigError(f"{where.at('email', key)}[email] {key}: expected a hex colour like \"#1a2b3c\", got {value!r}")
+        digits = value[1:].lower()
+        colors[key] = "#" + (digits if len(digits) == 6 else "".join(d * 2 for d in digits))
+    if email.logo_url is None:
+        for key in ("logo_width", "logo_height", "logo_alt"):
+            if getattr(email, key) is not None:
+                raise ConfigError(f"{where.at('email', key)}[email] {key}: only used with logo_url; set logo_url or remove it")
+    else:
+        if not re.fullmatch(r"https?://[^\s/?#]+\S*", email.logo_url):
+            raise ConfigError(f"{where.at('email', 'logo_url')}[email] logo_url: expected an http(s) URL of an image, got {email.logo_url!r}")
+        for key, maximum in (("logo_width", MAX_LOGO_WIDTH), ("logo_height", 400)):
+            value = getattr(email, key)
+            if value is None:
+                raise ConfigError(f"{where.at('email', 'logo_url')}[email] {key}: required with logo_url (the image's size in pixels)")
+            if not 1 <= value <= maximum:
+                raise ConfigError(f"{where.at('email', key)}[email] {key}: must be between 1 and {maximum} pixels, got {value}")
+    template_dir = email.template_dir
+    if template_dir is not None:
+        template_dir = _resolve(template_dir, base)
+        if not template_dir.is_dir():
+            raise ConfigError(f"{where.at('email', 'template_dir')}[email] template_dir: folder {template_dir} not found")
+    checked: EmailConfig = _replace(email, template_dir=template_dir, **colors)
+    return checked
+
+
 def _resolve(path: Path, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
@@ -379,6 +419,26 @@ def _replace(obj: Any, **changes: Any) -> Any:
     values = {f.name: getattr(obj, f.name) for f in fields(obj)}
     values.update(changes)
     return type(obj)(**values)
+
+
+def _gather(gather: GatherConfig, where: _Locator) -> GatherConfig:
+    """Check [gather] values; host names in allow_hosts are compared in lower case."""
+    for key in ("connect_timeout", "read_timeout", "page_timeout", "total_timeout"):
+        if not getattr(gather, key) > 0:
+            raise ConfigError(f"{where.at('gather', key)}[gather] {key}: must be more than 0 seconds, got {getattr(gather, key):g}")
+    for key, minimum in (("max_bytes", 1), ("max_redirects", 0), ("max_related", 0), ("concurrency", 1), ("feed_max_age_days", 1)):
+        _check_min(getattr(gather, key), minimum, "gather", key, where)
+    hosts = []
+    for host in gather.allow_hosts:
+        bare = host.strip("[]").lower().rstrip(".")
+        if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|[0-9a-f:.]*:[0-9a-f:.]*", bare):
+            raise ConfigError(
+                f"{where.at('gather', 'allow_hosts')}[gather] allow_hosts: {host!r} is not a host name "
+                '(write the name alone, without scheme, port or path, e.g. "intranet.example.org")'
+            )
+        hosts.append(bare)
+    checked: GatherConfig = _replace(gather, allow_hosts=tuple(hosts))
+    return checked
 
 
 def _check_min(value: int, minimum: int, table: str, key: str, where: _Locator) -> None:

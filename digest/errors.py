@@ -6,7 +6,7 @@ DigestError (exit 1)
 ├── NoSourcesError         every source failed: nothing to build
 ├── ExtractError           a page held no readable text
 ├── RenderError            the template or MJML failed
-├── EditionError           an edition is missing, frozen, or its files are unreadable
+├── EditionError           an edition is missing, frozen, empty (send), or its files are unreadable
 ├── SubscribersError       subscribers.csv (or an imported file) is malformed or cannot be written
 │   └── InvalidEmailError  one address failed validation
 ├── StateError             the state dir (ledger, job store, locks) cannot be read or written

@@ -21,8 +21,9 @@ NAME_PLACEHOLDER = "%%name%%"
 PLACEHOLDERS = (UNSUBSCRIBE_URL_PLACEHOLDER, NAME_PLACEHOLDER)
 
 SourceStatus = Literal["ok", "error"]
-SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
-SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced")
+SubscriberStatus = Literal["active", "unsubscribed", "bounced", "pending"]
+# pending: signed up on the form, not yet confirmed; never mailed an edition.
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced", "pending")
 DeliveryStatus = Literal["pending", "in_flight", "sent", "failed", "unknown"]
 
 
@@ -184,6 +185,11 @@ class Digest:
         )
 
     @property
+    def is_empty(self) -> bool:
+        """Whether no section holds a bullet: nothing new to tell readers."""
+        return not any(section.bullets for section in self.sections)
+
+    @property
     def content_hash(self) -> str:
         """Identifies the content a reader sees, so an unchanged digest can be skipped."""
         sections = [[s.title, [[b.text, b.source.url] for b in s.bullets]] for s in self.sections]
@@ -209,6 +215,8 @@ class Edition:
     digest: Digest
     email: Email
     built_at: datetime
+    article_hashes: tuple[str, ...] = ()  # one per article it was built from (see history.article_hash)
+    feed_entries: tuple[str, ...] = ()  # links of the feed entries its articles came from
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +229,7 @@ class Subscriber:
     subscribed_at: str = ""  # ISO 8601 datetime, UTC
     unsubscribed_at: str = ""
     source: str = ""
+    confirmed_at: str = ""  # when the reader confirmed a sign-up (double opt-in)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """One run: what `digest run` and each scheduled run do.
 
-Under the send lock: build (or reuse) the day's edition, check the guards, send it, record the
-run in the ledger, alert on failure, then remove stored editions and outbox folders older than
+Under the send lock: build (or reuse) the day's edition, check the guards (with skip_if_unchanged:
+no send when no source changed since the last sent edition, or when every section is empty once
+what recent editions said is left out), send it, record the run in the ledger, alert on failure, then remove stored editions and outbox folders older than
 `[state] keep_days`. Never two editions for one day: a day whose edition went out is not sent again.
 """
 
@@ -22,9 +23,11 @@ from digest.deliver import SendReport, send_edition, transport_for
 from digest.deliver.base import Recipient
 from digest.editions import EditionStore, edition_id_for, get_edition
 from digest.errors import DigestError, EditionError, NoSourcesError
+from digest.history import read_history
 from digest.ledger import Ledger
 from digest.locks import send_lock
 from digest.models import Digest, Edition, Email
+from digest.signup import expire_pending
 from digest.subscribers import iter_subscribers
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,14 @@ def _run(config: Config, ledger: Ledger, edition_id: str, now: datetime, stop: t
         return RunResult(edition_id, "skipped", f"edition {edition_id} already sent to {counts['sent']} subscribers; nothing new sent")
     store = EditionStore(config.state.dir)
     try:
-        edition, _built = get_edition(config, store, now, edition_id=edition_id, is_frozen=ledger.has_sent)
+        edition, _built = get_edition(
+            config,
+            store,
+            now,
+            edition_id=edition_id,
+            is_frozen=ledger.has_sent,
+            history_of=lambda built_id: read_history(store, ledger.has_sent, built_id, config.novelty.window_days),
+        )
     except NoSourcesError as exc:
         _record_sources(config, ledger, now, ok=(), failed=_failures_from(config, str(exc)))
         raise
@@ -102,6 +112,8 @@ def _run(config: Config, ledger: Ledger, edition_id: str, now: datetime, stop: t
     unchanged_since = _unchanged_since(config, ledger, store, edition)
     if unchanged_since is not None:
         return RunResult(edition_id, "skipped", f"content unchanged since edition {unchanged_since}")
+    if config.schedule.skip_if_unchanged and edition.digest.is_empty:
+        return RunResult(edition_id, "skipped", nothing_new_reason(config, edition_id))
     if config.delivery.transport == "sendgrid":
         from digest.suppressions import sync_suppressions
 
@@ -128,8 +140,16 @@ def _result_of(report: SendReport) -> RunResult:
     return RunResult(report.edition, "partial" if report.exit_code else "sent", summary, report.exit_code)
 
 
+def nothing_new_reason(config: Config, edition_id: str) -> str:
+    """Why an edition whose sections are all empty is not sent."""
+    days = config.novelty.window_days
+    looked_back = f" once what the editions sent in the last {days} day{'' if days == 1 else 's'} said is left out" if days else ""
+    return f"nothing new: every section of edition {edition_id} is empty{looked_back}"
+
+
 def _unchanged_since(config: Config, ledger: Ledger, store: EditionStore, edition: Edition) -> str | None:
-    """The last sent edition when skip_if_unchanged and its content equals this edition's."""
+    """The last sent edition when skip_if_unchanged and this edition's content equals its content, or
+    every article this edition was built from went into it unchanged."""
     if not config.schedule.skip_if_unchanged:
         return None
     last = ledger.last_sent_edition()
@@ -140,7 +160,11 @@ def _unchanged_since(config: Config, ledger: Ledger, store: EditionStore, editio
     except EditionError as exc:
         log.warning("cannot compare with the last sent edition: %s", exc)
         return None
-    return last if previous.digest.content_hash == edition.digest.content_hash else None
+    if previous.digest.content_hash == edition.digest.content_hash:
+        return last
+    # Unchanged pages still hold sentences the last edition had no room for: not news today.
+    same_pages = bool(edition.article_hashes) and set(edition.article_hashes) <= set(previous.article_hashes)
+    return last if same_pages else None
 
 
 def _failures_from(config: Config, message: str) -> dict[str, str]:
@@ -190,7 +214,8 @@ def _alert(config: Config, edition_id: str, problem: str, now: datetime) -> None
 
 
 def remove_old_files(config: Config, now: datetime) -> list[str]:
-    """Remove stored editions and outbox folders older than [state] keep_days; the ledger keeps its counts.
+    """Remove stored editions and outbox folders older than [state] keep_days (the ledger keeps
+    their counts), and sign-ups not confirmed within 30 days.
 
     Returns the edition ids whose files were removed.
     """
@@ -208,5 +233,9 @@ def remove_old_files(config: Config, now: datetime) -> list[str]:
         removed.add(folder.name)
     if removed:
         log.info("housekeeping: removed files of %d edition(s) older than %d days: %s", len(removed), config.state.keep_days, ", ".join(sorted(removed)))
+    try:
+        expire_pending(config.subscribers.file, now)
+    except DigestError as exc:
+        log.warning("housekeeping: sign-ups not confirmed in time were not removed: %s", exc)
     return sorted(removed)
 

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HEADER = ("email", "name", "status", "subscribed_at", "unsubscribed_at", "source")
+HEADER = ("email", "name", "status", "subscribed_at", "unsubscribed_at", "source", "confirmed_at")
+# Lists written before sign-up lack confirmed_at; they load, and the next write adds it.
+OLD_HEADER = HEADER[:-1]
 LOCK_WAIT_SECONDS = 60.0
 
 
@@ -84,13 +86,14 @@ def iter_subscribers(path: Path) -> Iterator[Subscriber]:
             header = next(reader, None)
             if header is None:
                 return
-            if tuple(header) != HEADER:
+            if tuple(header) not in (HEADER, OLD_HEADER):
                 raise SubscribersError(f"{path}:1: the header must be {','.join(HEADER)}; fix the first line")
+            width = len(header)
             last_line = reader.line_num
             for row in reader:
                 line, last_line = last_line + 1, reader.line_num
                 if row:
-                    yield _parse_row(row, path, line)
+                    yield _parse_row(row, path, line, width)
         except csv.Error as exc:
             raise SubscribersError(f"{path}:{last_line + 1}: not valid CSV: {exc}") from exc
         except UnicodeDecodeError as exc:
@@ -111,26 +114,34 @@ def _undecodable_line(path: Path) -> int:
     return line
 
 
+def count_statuses(path: Path) -> dict[str, int]:
+    """How many rows have each status (every status listed, 0 when none). Raises SubscribersError."""
+    counts: dict[str, int] = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
+    for subscriber in iter_subscribers(path):
+        counts[subscriber.status] += 1
+    return counts
+
+
 def read_subscribers(path: Path) -> tuple[Subscriber, ...]:
     """Every row of subscribers.csv (a missing file is an empty list). Raises SubscribersError."""
     return tuple(iter_subscribers(path))
 
 
-def _parse_row(row: list[str], path: Path, line: int) -> Subscriber:
-    if len(row) != len(HEADER):
-        raise SubscribersError(f"{path}:{line}: expected {len(HEADER)} columns ({','.join(HEADER)}), got {len(row)}")
-    email, name, status, subscribed_at, unsubscribed_at, source = row
+def _parse_row(row: list[str], path: Path, line: int, width: int = len(HEADER)) -> Subscriber:
+    if len(row) != width:
+        raise SubscribersError(f"{path}:{line}: expected {width} columns ({','.join(HEADER[:width])}), got {len(row)}")
+    email, name, status, subscribed_at, unsubscribed_at, source, confirmed_at = row if width == len(HEADER) else (*row, "")
     if "@" not in email or email != email.strip():
         raise SubscribersError(f"{path}:{line}: {email!r} is not an email address")
     if status not in SUBSCRIBER_STATUSES:
         raise SubscribersError(f"{path}:{line}: status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
-    for column, value in (("subscribed_at", subscribed_at), ("unsubscribed_at", unsubscribed_at)):
+    for column, value in (("subscribed_at", subscribed_at), ("unsubscribed_at", unsubscribed_at), ("confirmed_at", confirmed_at)):
         if value:
             try:
                 datetime.fromisoformat(value)
             except ValueError:
                 raise SubscribersError(f"{path}:{line}: {column} must be an ISO 8601 time, got {value!r}") from None
-    return Subscriber(email, name, status, subscribed_at, unsubscribed_at, source)
+    return Subscriber(email, name, status, subscribed_at, unsubscribed_at, source, confirmed_at)
 
 
 class _Draft:
@@ -267,8 +278,8 @@ def add_subscriber(
 ) -> tuple[Subscriber | None, Subscriber]:
     """Add an address, or update the name of one already active; returns (before, after).
 
-    An unsubscribed or bounced address comes back only with `resubscribe` (a new consent,
-    recorded with its source and time). Raises InvalidEmailError, or SubscribersError when refused.
+    A pending sign-up becomes active (the operator vouches for it). An unsubscribed or bounced
+    address comes back only with `resubscribe` (a new consent, recorded with its source and time). Raises InvalidEmailError, or SubscribersError when refused.
     """
     address = normalise_email(email)
     stamp = timestamp(now)
@@ -278,6 +289,8 @@ def add_subscriber(
             return Subscriber(address, name or "", "active", stamp, "", source or "cli")
         if existing.status == "active":
             return existing if name is None else replace(existing, name=name)
+        if existing.status == "pending":
+            return replace(existing, name=existing.name if name is None else name, status="active", source=source or existing.source)
         if not resubscribe:
             since = f" since {existing.unsubscribed_at}" if existing.unsubscribed_at else ""
             raise SubscribersError(
@@ -317,6 +330,7 @@ IMPORT_COLUMNS = ("email", "name", "status", "subscribed_at", "source")
 _STATUS_RANK: dict[str, int] = {"active": 0, "bounced": 1, "unsubscribed": 2}
 _RANKED_STATUS: tuple[SubscriberStatus, ...] = ("active", "bounced", "unsubscribed")
 _BATCH_ROWS = 500
+IMPORT_STATUSES = ("active", "unsubscribed", "bounced")  # pending comes only from the sign-up form
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,7 +474,7 @@ def _staged_row(
     email = normalise_email(raw_email)
     status = raw_status.lower() or "active"
     if status not in _STATUS_RANK:
-        raise SubscribersError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {raw_status!r}")
+        raise SubscribersError(f"status must be one of {', '.join(IMPORT_STATUSES)}, got {raw_status!r}")
     if subscribed_at:
         try:
             moment = datetime.fromisoformat(subscribed_at)
@@ -577,7 +591,7 @@ def export_to_file(path: Path, target: Path, statuses: Collection[str] = SUBSCRI
         raise SubscribersError(f"{target}: cannot write the export: {exc.strerror}") from exc
 
 
-def row_cells(subscriber: Subscriber) -> tuple[str, str, str, str, str, str]:
+def row_cells(subscriber: Subscriber) -> tuple[str, str, str, str, str, str, str]:
     """A row's cells in HEADER order."""
     return (subscriber.email, subscriber.name, subscriber.status, subscriber.subscribed_at,
-            subscriber.unsubscribed_at, subscriber.source)
+            subscriber.unsubscribed_at, subscriber.source, subscriber.confirmed_at)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
 from digest.cli import cli
@@ -56,6 +57,12 @@ def test_preview_with_no_config_builds_the_bundled_sample_and_prints_the_path(sa
     for phrase in BOILERPLATE:
         assert phrase not in html
     assert "%%" not in html  # no placeholder left for a reader to see
+    # Each headline once, in Sources: bullets credit their publisher in a few words.
+    stored = json.loads((sample_cwd / ".digest" / "editions" / EDITION / "digest.json").read_text(encoding="utf-8"))
+    shown = BeautifulSoup(html, "html.parser").get_text()
+    assert sum(len(section["items"]) for section in stored["sections"]) >= 6
+    for source in stored["sources"]:
+        assert shown.count(source["title"]) == 1, source["title"]
 
 
 def test_preview_json_is_the_interface_shape_and_every_bullet_is_from_its_source(sample_cwd: Path) -> None:
@@ -130,6 +137,9 @@ def test_a_failing_source_is_a_warning_and_listed_as_error(tmp_path: Path, http_
     assert f"{http_site.url('/missing.html')}: HTTP 404" in result.stderr
     failed = [s for s in json.loads(result.stdout)["sources"] if s["status"] == "error"]
     assert failed == [{"url": http_site.url("/missing.html"), "title": http_site.url("/missing.html"), "status": "error", "reason": "HTTP 404"}]
+    for shown in ("html", "text"):  # readers see news; the fetch error is for the operator
+        part = run(["--config", str(config), "preview", "--format", shown, "--out", "-"], tmp_path).stdout
+        assert "/missing.html" not in part and "HTTP 404" not in part
 
 
 def closed_port() -> int:
@@ -235,3 +245,21 @@ def test_preview_serve_serves_the_edition_until_interrupted(tmp_path: Path) -> N
         _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
     assert "stopped" in stderr
+
+
+def test_a_broken_custom_template_is_one_line_naming_it_and_nothing_is_stored(tmp_path: Path) -> None:
+    templates = tmp_path / "my-templates"
+    templates.mkdir()
+    (templates / "email.txt.j2").write_text("{{ newsletter.nmae }}\n", encoding="utf-8")
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f"[newsletter]\nname = \"B\"\nfrom_email = \"b@example.org\"\n[[sources]]\nurl = \"{SAMPLE_PAGE}\"\n"
+        "[email]\ntemplate_dir = \"my-templates\"\n",
+        encoding="utf-8",
+    )
+    result = run(["--config", str(config), "preview"], tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {templates / 'email.txt.j2'}: template failed: 'digest.config.NewsletterConfig object' has no attribute 'nmae'"
+    )
+    assert not (tmp_path / ".digest" / "editions" / EDITION).exists()

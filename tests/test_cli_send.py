@@ -257,6 +257,7 @@ def test_status_shows_counts_last_run_failing_sources_and_next_run(tmp_path: Pat
         "last_run": {"at": "2026-11-26T07:00:05+00:00", "edition": EDITION, "outcome": "partial", "reason": "1 failed"},
         "failing_sources": [{"url": "https://gone.example.org/", "since": "2026-11-24", "runs": 3, "reason": "HTTP 410"}],
         "next_run": "2026-11-27T07:00:00+00:00",
+        "subscribers": {"active": 2, "unsubscribed": 1, "bounced": 0, "pending": 0},
     }
     table = invoke(config, "status").stdout
     assert "EDITION     SUBSCRIBERS  SENT  PENDING  FAILED  UNKNOWN" in table
@@ -264,4 +265,5 @@ def test_status_shows_counts_last_run_failing_sources_and_next_run(tmp_path: Pat
     assert "failed    bob@example.org  451 4.3.0 try later" in table
     assert "pending   alice@example.org" in table
     assert "next run:  2026-11-27T07:00:00+00:00" in table
+    assert "subscribers: 2 active, 0 pending (sign-ups not yet confirmed), 1 unsubscribed, 0 bounced" in table
     assert "https://gone.example.org/  failing since 2026-11-24 (3 runs): HTTP 410" in table

@@ -41,18 +41,18 @@ def test_add_list_and_count_line(tmp_path: Path) -> None:
         "email            name  status        subscribed_at              source",
         f"Ann@example.org  Ann   active        {NOW}  cli",
         f"bob@example.org        unsubscribed  {NOW}  signup form",
-        "2 subscribers (1 active, 1 unsubscribed, 0 bounced)",
+        "2 subscribers (1 active, 1 unsubscribed, 0 bounced, 0 pending)",
     ]
     as_json = invoke(config, "subscribers", "list", "--status", "active", "--format", "json")
     assert json.loads(as_json.stdout) == {
         "subscribers": [{"email": "Ann@example.org", "name": "Ann", "status": "active", "subscribed_at": NOW,
-                         "unsubscribed_at": "", "source": "cli"}],
+                         "unsubscribed_at": "", "source": "cli", "confirmed_at": ""}],
         "count": 1,
     }
     assert as_json.stderr == "1 active subscriber\n"
     as_csv = invoke(config, "subscribers", "list", "--format", "csv", "--status", "unsubscribed")
     assert list(csv.reader(io.StringIO(as_csv.stdout))) == [
-        HEADER.split(","), ["bob@example.org", "", "unsubscribed", NOW, NOW, "signup form"]
+        [*HEADER.split(","), "confirmed_at"], ["bob@example.org", "", "unsubscribed", NOW, NOW, "signup form", ""]
     ]
 
 
@@ -102,7 +102,7 @@ def test_malformed_list_names_file_and_line(tmp_path: Path) -> None:
         result = invoke(config, "subscribers", *command)
         assert result.exit_code == 1
         assert result.stderr.splitlines()[-1] == (
-            f"error: {tmp_path / 'subscribers.csv'}:3: status must be one of active, unsubscribed, bounced, got 'paused'"
+            f"error: {tmp_path / 'subscribers.csv'}:3: status must be one of active, unsubscribed, bounced, pending, got 'paused'"
         )
     assert "c@example.org" not in (tmp_path / "subscribers.csv").read_text(encoding="utf-8")
 
@@ -160,7 +160,7 @@ def test_export_to_stdout_neutralises_formulas(tmp_path: Path) -> None:
     make_list(tmp_path, 'x@example.org,"=HYPERLINK(""http://evil.example"",""hi"")",active,,,@import')
     result = invoke(config, "subscribers", "export")
     assert result.exit_code == 0
-    assert result.stdout.splitlines()[1] == '"x@example.org","\'=HYPERLINK(""http://evil.example"",""hi"")","active","","","\'@import"'
+    assert result.stdout.splitlines()[1] == '"x@example.org","\'=HYPERLINK(""http://evil.example"",""hi"")","active","","","\'@import",""'
     assert result.stderr == "exported 1 subscribers\n"
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import DEFAULT_SECTIONS, load_config
+from digest.config import default_sections, load_config
 from digest.errors import ConfigError
 
 MINIMAL = """\
@@ -37,7 +37,7 @@ def test_minimal_config_gets_defaults_and_resolves_paths_against_its_folder(tmp_
     assert config.state.dir == tmp_path / ".digest"
     assert config.delivery.outbox_dir == tmp_path / "outbox"
     assert config.subscribers.file == tmp_path / "subscribers.csv"
-    assert config.sections == DEFAULT_SECTIONS
+    assert config.sections == default_sections()
     assert [s.title for s in config.sections] == ["Ukraine peace", "Defence spending", "AI/tech partnership"]
     assert config.newsletter.from_name == "Brief"
     assert config.delivery.transport == "outbox"
@@ -75,6 +75,16 @@ def test_bad_values_are_named(tmp_path: Path) -> None:
     assert "no [[sources]] configured" in error_for(tmp_path, MINIMAL.split("[[sources]]")[0])
 
 
+def test_the_novelty_window_and_feed_age_are_checked(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + "\n[novelty]\nwindow_days = 0\n"), env={}, cwd=tmp_path)
+    assert config.novelty.window_days == 0
+    assert error_for(tmp_path, MINIMAL + "\n[novelty]\nwindow_days = -1\n").endswith("[novelty] window_days: must be at least 0, got -1")
+    assert error_for(tmp_path, MINIMAL + "\n[state]\nkeep_days = 5\n\n[novelty]\nwindow_days = 7\n") == (
+        f"{tmp_path / 'digest.toml'}:12: [novelty] window_days: must not exceed [state] keep_days (5), since older editions are removed, got 7"
+    )
+    assert error_for(tmp_path, MINIMAL + "\n[gather]\nfeed_max_age_days = 0\n").endswith("[gather] feed_max_age_days: must be at least 1, got 0")
+
+
 def test_custom_sections_replace_the_defaults(tmp_path: Path) -> None:
     text = MINIMAL + '\n[[sections]]\ntitle = "Energy"\nkeywords = ["oil", "gas"]\nmax_items = 2\n'
     config = load_config(write(tmp_path, text), env={}, cwd=tmp_path)
@@ -105,3 +115,46 @@ def test_secrets_come_from_env_and_are_never_shown(tmp_path: Path) -> None:
     assert config.secrets.sendgrid_api_key == "SG.secret-key"
     assert config.delivery.sendgrid_api_url == "http://127.0.0.1:9"
     assert "secret-key" not in repr(config) and "hush" not in repr(config)
+
+
+def test_gather_limits_and_allowed_hosts_are_checked(tmp_path: Path) -> None:
+    gather = MINIMAL + "\n[gather]\n"
+    config_file = tmp_path / "digest.toml"
+    assert error_for(tmp_path, gather + "page_timeout = 0\n") == f"{config_file}:9: [gather] page_timeout: must be more than 0 seconds, got 0"
+    assert error_for(tmp_path, gather + "total_timeout = -5\n") == f"{config_file}:9: [gather] total_timeout: must be more than 0 seconds, got -5"
+    assert error_for(tmp_path, gather + "feed_max_age_days = 0\n") == f"{config_file}:9: [gather] feed_max_age_days: must be at least 1, got 0"
+    assert error_for(tmp_path, gather + 'allow_hosts = ["http://intranet:8080/"]\n') == (
+        f"{config_file}:9: [gather] allow_hosts: 'http://intranet:8080/' is not a host name "
+        '(write the name alone, without scheme, port or path, e.g. "intranet.example.org")'
+    )
+    config = load_config(write(tmp_path, gather + 'allow_hosts = ["Intranet.Example.org", "10.0.0.7", "[fd00::1]"]\npage_timeout = 2.5\n'), env={}, cwd=tmp_path)
+    assert config.gather.allow_hosts == ("intranet.example.org", "10.0.0.7", "fd00::1")
+    assert config.gather.page_timeout == 2.5
+
+
+def test_section_min_score_is_a_fraction_below_one(tmp_path: Path) -> None:
+    section = '\n[[sections]]\ntitle = "Energy"\nkeywords = ["oil", "gas"]\nmin_score = {}\n'
+
+    assert load_config(write(tmp_path, MINIMAL + section.format("0.6")), env={}, cwd=tmp_path).sections[0].min_score == 0.6
+    message = error_for(tmp_path, MINIMAL + section.format("1.5"))
+    assert message.startswith(f"{tmp_path / 'digest.toml'}:11: [[sections]] 'Energy': min_score must be from 0 to below 1")
+    assert "min_score: expected a number" in error_for(tmp_path, MINIMAL + section.format('"high"'))
+
+
+def test_email_colours_are_checked_and_normalised(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + '\n[email]\naccent_color = "#0A7"\nmasthead_color = " #16243D"\n'), env={}, cwd=tmp_path)
+    assert (config.email.accent_color, config.email.masthead_color) == ("#00aa77", "#16243d")
+    message = error_for(tmp_path, MINIMAL + '\n[email]\naccent_color = "red"\n')
+    assert message == f"{tmp_path / 'digest.toml'}:9: [email] accent_color: expected a hex colour like \"#1a2b3c\", got 'red'"
+
+
+def test_email_logo_needs_its_size_and_template_dir_must_exist(tmp_path: Path) -> None:
+    logo = MINIMAL + '\n[email]\nlogo_url = "https://example.org/logo.png"\nlogo_width = 120\n'
+    assert error_for(tmp_path, logo).endswith("[email] logo_height: required with logo_url (the image's size in pixels)")
+    assert "[email] logo_width: must be between 1 and 552 pixels, got 900" in error_for(tmp_path, logo.replace("120", "900") + "logo_height = 40\n")
+    assert "[email] logo_alt: only used with logo_url" in error_for(tmp_path, MINIMAL + '\n[email]\nlogo_alt = "Logo"\n')
+    message = error_for(tmp_path, MINIMAL + '\n[email]\ntemplate_dir = "my-templates"\n')
+    assert message == f"{tmp_path / 'digest.toml'}:9: [email] template_dir: folder {tmp_path / 'my-templates'} not found"
+    (tmp_path / "my-templates").mkdir()
+    config = load_config(write(tmp_path, MINIMAL + '\n[email]\ntemplate_dir = "my-templates"\n'), env={}, cwd=Path("/"))
+    assert config.email.template_dir == tmp_path / "my-templates"

@@ -14,7 +14,7 @@ import pytest
 from digest.config import GatherConfig
 from digest.errors import NoSourcesError, SourceError
 from digest.extract import extract_article
-from digest.gather import SourceCheck, check_sources, fetch_page, gather, non_public_address
+from digest.gather import SourceCheck, check_sources, fetch_page, gather
 from digest.models import Source
 
 if TYPE_CHECKING:
@@ -92,8 +92,12 @@ def test_a_missing_page_is_reported_with_a_warning_and_the_run_goes_on(
     assert [page.url for page in result.pages] == [present]
     assert [(f.url, f.reason, f.via) for f in result.failures] == [(missing, "HTTP 404", None)]
     assert f"{missing}: HTTP 404" in caplog.text
-    assert lines[0] == f"failed  {missing}: HTTP 404"
-    assert lines[1].startswith(f"fetched {present} (200, ")
+    # one line per page, as each one ends
+    [failed] = [line for line in lines if line.startswith("failed ")]
+    [fetched] = [line for line in lines if line.startswith("fetched ")]
+    assert failed == f"failed  {missing}: HTTP 404"
+    assert fetched.startswith(f"fetched {present} (200, ")
+    assert len(lines) == 2
 
 
 def test_a_page_that_stalls_times_out_with_a_clear_reason(http_site: HTTPSite) -> None:
@@ -399,30 +403,3 @@ def test_allow_private_links_lets_pages_lead_to_local_networks(tmp_path: Path, h
     gathered = gather([Source(str(page))], replace(CONFIG, allow_private_links=True), clock=clock)
 
     assert [p.url for p in gathered.pages] == [page.as_uri(), inside]
-
-
-def test_a_redirect_to_a_local_network_is_refused_when_redirects_are_untrusted(http_site: HTTPSite) -> None:
-    http_site.redirect("/hop", "/gather/article.html")
-    with pytest.raises(SourceError, match=r"refused: 127\.0\.0\.1 is a local or private address"):
-        fetch_page(http_site.url("/hop"), CONFIG, refuse_private="redirects")
-    assert http_site.requests_to("/gather/article.html") == []
-    assert fetch_page(http_site.url("/hop"), CONFIG).url == http_site.url("/gather/article.html")
-
-
-@pytest.mark.parametrize(
-    ("url", "address"),
-    [
-        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
-        ("http://10.0.0.7/", "10.0.0.7"),
-        ("http://192.168.1.1:8080/admin", "192.168.1.1"),
-        ("http://[::1]/", "::1"),
-        ("http://localhost/", None),  # resolved below: whatever it maps to is loopback
-        ("http://93.184.215.14/", None),
-        ("file:///etc/passwd", None),
-    ],
-)
-def test_non_public_addresses_are_recognised(url: str, address: str | None) -> None:
-    if url == "http://localhost/":
-        assert non_public_address(url) in ("127.0.0.1", "::1")
-    else:
-        assert non_public_address(url) == address

@@ -60,8 +60,8 @@ def test_reads_quoted_cells_bom_and_blank_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("email,name\na@example.com,A\n", "{path}:1: the header must be email,name,status,subscribed_at,unsubscribed_at,source; fix the first line"),
-        (HEADER + 'a@example.com,"two\nlines",active,,,\nb@example.com,B,gone,,,\n', "{path}:4: status must be one of active, unsubscribed, bounced, got 'gone'"),
+        ("email,name\na@example.com,A\n", "{path}:1: the header must be email,name,status,subscribed_at,unsubscribed_at,source,confirmed_at; fix the first line"),
+        (HEADER + 'a@example.com,"two\nlines",active,,,\nb@example.com,B,gone,,,\n', "{path}:4: status must be one of active, unsubscribed, bounced, pending, got 'gone'"),
         (HEADER + "a@example.com,A,active,,\n", "{path}:2: expected 6 columns (email,name,status,subscribed_at,unsubscribed_at,source), got 5"),
         (HEADER + "a@example.com,A,active,yesterday,,\n", "{path}:2: subscribed_at must be an ISO 8601 time, got 'yesterday'"),
         (HEADER + "nobody,A,active,,,\n", "{path}:2: 'nobody' is not an email address"),
@@ -253,10 +253,10 @@ def test_export_neutralises_formula_cells_and_the_list_keeps_them(tmp_path: Path
     assert export_subscribers(path, out) == len(names)
 
     lines = out.getvalue().split("\r\n")
-    assert lines[0] == '"email","name","status","subscribed_at","unsubscribed_at","source"'
+    assert lines[0] == '"email","name","status","subscribed_at","unsubscribed_at","source","confirmed_at"'
     exported_names = [line.split('","')[1] for line in lines[1:-1]]
     assert exported_names == ["'=1+2", "'+1", "'-1", "'@SUM(A1)", "'\tx", "'\rx", "plain", "a=b"]
-    assert all(line.endswith('"\'=cmd|\' /C calc\'!A0"') for line in lines[1:-1])
+    assert all(line.endswith('"\'=cmd|\' /C calc\'!A0",""') for line in lines[1:-1])
     assert [s.name for s in read_subscribers(path)] == names
 
 
@@ -266,8 +266,8 @@ def test_export_to_file_filters_status_and_writes_a_bom(tmp_path: Path) -> None:
     target = tmp_path / "out" / "active.csv"
     assert export_to_file(path, target, ("active",)) == 1
     assert target.read_bytes() == (
-        '\ufeff"email","name","status","subscribed_at","unsubscribed_at","source"\r\n'
-        '"a@example.com","Zoë","active","2026-01-01T00:00:00+00:00","","cli"\r\n'
+        '\ufeff"email","name","status","subscribed_at","unsubscribed_at","source","confirmed_at"\r\n'
+        '"a@example.com","Zoë","active","2026-01-01T00:00:00+00:00","","cli",""\r\n'
     ).encode()
 
 

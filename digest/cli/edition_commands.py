@@ -18,6 +18,7 @@ from digest.cli import AppContext, cli, pass_app
 from digest.config import Config
 from digest.editions import EditionStore, get_edition
 from digest.errors import NoSourcesError
+from digest.history import read_history
 from digest.ledger import Ledger
 from digest.models import Edition
 from digest.tokens import unsubscribe_url
@@ -51,6 +52,7 @@ def load_or_build_edition(
         must_exist=edition_id is not None and not rebuild,
         is_frozen=ledger.has_sent,
         on_progress=progress_printer(),
+        history_of=lambda built_id: read_history(store, ledger.has_sent, built_id, config.novelty.window_days),
     )
     if built:
         click.echo(f"built edition {edition.id} ({store.folder(edition.id)})", err=True)

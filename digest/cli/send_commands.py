@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from digest.cli import AppContext, cli, pass_app, stop_on_signals
-from digest.errors import DeliveryError, DigestError
+from digest.errors import DeliveryError, DigestError, EditionError
 from digest.ledger import Ledger, ledger_path
 
 if TYPE_CHECKING:
@@ -33,6 +33,10 @@ UNSETTLED_SHOWN = 10
 REFUSAL = "refusing to send without confirmation: pass --yes"
 
 
+def empty_refusal(edition: str) -> str:
+    return f"edition {edition} has nothing new (every section is empty); not sent: pass --allow-empty to send it anyway"
+
+
 def unknown_hint(edition: str, unknown: int) -> str:
     return (
         f"{unknown:,} recipient(s) of edition {edition} have an unknown outcome: the provider may or may not "
@@ -47,14 +51,19 @@ def unknown_hint(edition: str, unknown: int) -> str:
 @click.option("--yes", "-y", is_flag=True, help="Send without asking; required when not on a terminal.")
 @click.option("--edition", "edition_id", metavar="ID", help="Send this stored edition (e.g. 2026-11-26) instead of today's, to those who have not had it.")
 @click.option("--resend-unknown", is_flag=True, help="Also send to recipients whose earlier outcome is unknown (they may get it twice).")
+@click.option("--allow-empty", is_flag=True, help="Send an edition whose sections are all empty (nothing new); refused without it.")
 @pass_app
-def send_command(app: AppContext, dry_run: bool, to: str | None, yes: bool, edition_id: str | None, resend_unknown: bool) -> None:
+def send_command(
+    app: AppContext, dry_run: bool, to: str | None, yes: bool, edition_id: str | None, resend_unknown: bool, allow_empty: bool
+) -> None:
     """Send the edition to every active subscriber who has not had it.
 
     Uses today's stored edition (building it first when there is none), or --edition ID.
     Asks for confirmation on a terminal. A later send goes to those pending or failed, never
     again to those sent; recipients whose outcome is unknown (a crash, a lost answer) only
     with --resend-unknown. SIGINT/SIGTERM finish and record the batches in flight, then stop.
+    An edition with nothing new (every section empty once what recent editions said is left
+    out) is refused unless --allow-empty; a test copy (--to) is always sent.
 
     Exit codes: 0 all sent (or nothing to send), 1 error, 3 recipients left pending, failed or
     unknown (`digest status` says which).
@@ -74,13 +83,15 @@ def send_command(app: AppContext, dry_run: bool, to: str | None, yes: bool, edit
         # Streamed into the ledger once; the send goes to the audience staged here.
         plan = plan_send(ledger, edition.id, iter_subscribers(config.subscribers.file), resend_unknown=resend_unknown)
         if dry_run:
-            _print_dry_run(config, edition, plan, ledger)
+            _print_dry_run(config, edition, plan, ledger, allow_empty=allow_empty)
             return
         if not plan.targets:
             if not plan.active:
                 click.echo(f"nothing to send: no active subscribers in {config.subscribers.file} (add one with `digest subscribers add EMAIL`)")
                 return
             _nothing_to_send(edition.id, ledger.counts(edition.id))
+        if edition.digest.is_empty and not allow_empty:
+            raise EditionError(empty_refusal(edition.id))
         check_sendable(config, edition)  # refuse before asking, with the error that names the fix
         transport = transport_for(config, clock=app.now)
         try:
@@ -161,7 +172,7 @@ def _print_report(report: SendReport) -> None:
         click.echo("failed recipients: `digest status` lists them; a temporary failure is retried by the next send", err=True)
 
 
-def _print_dry_run(config: Config, edition: Edition, plan: SendPlan, ledger: Ledger) -> None:
+def _print_dry_run(config: Config, edition: Edition, plan: SendPlan, ledger: Ledger, *, allow_empty: bool) -> None:
     from digest.deliver.message import sending_problems
 
     counts = ledger.counts(edition.id)
@@ -176,7 +187,10 @@ def _print_dry_run(config: Config, edition: Edition, plan: SendPlan, ledger: Led
     more = f", … {plan.targets - len(first):,} more" if plan.targets > len(first) else ""
     click.echo(f"first:       {shown or '-'}{more}")
     click.echo(f"size:        {_message_size(config, edition, first[0] if first else ('reader@example.org', ''))}")
-    for problem in sending_problems(config, edition):
+    problems = sending_problems(config, edition)
+    if edition.digest.is_empty and not allow_empty:
+        problems = [empty_refusal(edition.id), *problems]
+    for problem in problems:
         click.echo(f"would refuse: {problem}", err=True)
 
 
@@ -244,6 +258,13 @@ def status_command(app: AppContext, fmt: str) -> None:
                             summary["edition"], statuses=("pending", "in_flight", "failed", "unknown"), limit=UNSETTLED_SHOWN
                         )
     data["next_run"] = next_run_times(config, app.now(), 1)[0].isoformat()
+    try:
+        from digest.subscribers import count_statuses
+
+        data["subscribers"] = count_statuses(config.subscribers.file)
+    except DigestError as exc:
+        log.warning("status: %s", exc)
+        data["subscribers"] = None
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
         return
@@ -268,6 +289,12 @@ def _print_status_table(data: dict[str, Any], unsettled: dict[str, list[Any]], *
     else:
         click.echo("last run:  none")
     click.echo(f"next run:  {data['next_run']}")
+    if data["subscribers"] is not None:
+        counts = data["subscribers"]
+        click.echo(
+            f"subscribers: {counts['active']:,} active, {counts['pending']:,} pending (sign-ups not yet confirmed), "
+            f"{counts['unsubscribed']:,} unsubscribed, {counts['bounced']:,} bounced"
+        )
     if data["failing_sources"]:
         click.echo("failing sources:")
         for source in data["failing_sources"]:

@@ -37,6 +37,20 @@ class Outcome:
     permanent: bool = False  # a permanent refusal of the address (SMTP 5xx on RCPT): mark it bounced
 
 
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message that is not an edition (a sign-up confirmation), to one address, sent at once.
+
+    `kind` names it in logs and is the outbox folder it goes to (`outbox_dir/KIND/`).
+    """
+
+    kind: str
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+
+
 class NotSentError(DeliveryError):
     """The batch never reached the provider (refused connection, connect timeout, retries used up).
 
@@ -57,6 +71,13 @@ class Transport(Protocol):
         """Send `edition` to `recipients`; one Outcome per recipient.
 
         Raises NotSentError, OutcomeUnknownError, or ProviderRejectedError (stop the whole send).
+        """
+        ...
+
+    def send_notice(self, notice: Notice) -> Outcome:
+        """Send one message to one address, now, outside any batch and ledger.
+
+        Raises NotSentError (nothing went out), OutcomeUnknownError, or ProviderRejectedError.
         """
         ...
 

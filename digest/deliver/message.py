@@ -24,7 +24,7 @@ import dkim
 from markupsafe import escape
 
 from digest.config import Config
-from digest.deliver.base import Recipient
+from digest.deliver.base import Notice, Recipient
 from digest.errors import ConfigError, DeliveryError, EditionError
 from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition, Email
 from digest.render import neutralise_placeholders
@@ -42,7 +42,7 @@ GREETING_FALLBACK = "reader"
 # Headers the DKIM signature covers: RFC 8058 asks that both List-Unsubscribe headers are signed.
 DKIM_HEADERS = (
     "From", "Reply-To", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
-    "List-Unsubscribe-Post", "MIME-Version", "Content-Type",
+    "List-Unsubscribe-Post", "MIME-Version", "Content-Type", "Auto-Submitted",
 )
 
 
@@ -141,6 +141,20 @@ def check_sendable(config: Config, edition: Edition) -> None:
         _dkim_sign(message_bytes(probe), config)
 
 
+def _addressed(config: Config, email: str, name: str) -> EmailMessage:
+    """A new message with From, Reply-To (when set) and To. Raises DeliveryError for a bad address."""
+    newsletter = config.newsletter
+    message = EmailMessage(policy=SMTP)
+    try:
+        message["From"] = Address(display_name=one_line(newsletter.from_name or newsletter.name), addr_spec=newsletter.from_email)
+        if newsletter.reply_to:
+            message["Reply-To"] = newsletter.reply_to
+        message["To"] = Address(display_name=one_line(name), addr_spec=email)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise DeliveryError(f"{email}: cannot be written as a mail address ({exc})") from exc
+    return message
+
+
 def build_message(edition: Edition, recipient: Recipient, config: Config, *, now: datetime, test: bool = False) -> EmailMessage:
     """The complete message for one recipient: headers, text then HTML part, DKIM signature when configured.
 
@@ -148,6 +162,26 @@ def build_message(edition: Edition, recipient: Recipient, config: Config, *, now
     """
     data, _ = composer_for(edition, config, test).compose(recipient, now=now)
     return message_from_bytes(data, policy=WIRE_POLICY)
+
+
+def build_notice_message(notice: Notice, config: Config, *, now: datetime) -> EmailMessage:
+    """The complete message of a Notice: headers, text (and HTML) part, DKIM signature when configured.
+
+    No list headers: a notice goes to one address that asked for it. Raises DeliveryError for an
+    address that cannot go in a To header, ConfigError for a bad DKIM key.
+    """
+    message = _addressed(config, notice.to, "")
+    message["Subject"] = one_line(notice.subject)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(idstring=notice.kind, domain=sender_domain(config))
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders must not answer it
+    message.set_content(notice.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    if notice.html is not None:
+        message.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    message.policy = WIRE_POLICY
+    if config.delivery.dkim_domain and config.delivery.dkim_selector:
+        return message_from_bytes(_dkim_sign(message_bytes(message), config), policy=WIRE_POLICY)
+    return message
 
 
 def message_bytes(message: EmailMessage) -> bytes:
@@ -271,15 +305,7 @@ def _assemble(
     test: bool,
 ) -> EmailMessage:
     """The unsigned message, written by the email package; `parts` are the (html, text) bodies."""
-    newsletter = config.newsletter
-    message = EmailMessage(policy=SMTP)
-    try:
-        message["From"] = Address(display_name=one_line(newsletter.from_name or newsletter.name), addr_spec=newsletter.from_email)
-        if newsletter.reply_to:
-            message["Reply-To"] = newsletter.reply_to
-    except (ValueError, IndexError, HeaderParseError) as exc:
-        raise DeliveryError(f"{newsletter.from_email}: cannot be written as a mail address ({exc})") from exc
-    message["To"] = _address(one_line(recipient.name), recipient.email)
+    message = _addressed(config, recipient.email, recipient.name)
     message["Subject"] = (TEST_SUBJECT_PREFIX if test else "") + one_line(edition.email.subject)
     message["Date"] = date
     message["Message-ID"] = message_id

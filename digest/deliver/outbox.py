@@ -15,8 +15,8 @@ from pathlib import Path
 
 from digest.atomic import write_atomic
 from digest.config import Config
-from digest.deliver.base import BatchStopped, NotSentError, Outcome, Recipient, send_one_by_one
-from digest.deliver.message import composer_for
+from digest.deliver.base import BatchStopped, Notice, NotSentError, Outcome, Recipient, send_one_by_one
+from digest.deliver.message import build_notice_message, composer_for, message_bytes
 from digest.errors import StateError
 from digest.models import Edition
 
@@ -72,6 +72,15 @@ class OutboxTransport:
             return Outcome(recipient.email, "sent", provider_id=message_id)
 
         return send_one_by_one(recipients, build, write, "outbox")
+
+    def send_notice(self, notice: Notice) -> Outcome:
+        """Write the notice to `outbox_dir/KIND/ADDRESS.eml` (a newer one replaces it). Raises NotSentError."""
+        message = build_notice_message(notice, self._config, now=self._clock())
+        try:
+            write_atomic(outbox_path(self._folder, notice.kind, notice.to), message_bytes(message))
+        except StateError as exc:
+            raise NotSentError(f"outbox: {exc}") from exc
+        return Outcome(notice.to, "sent", provider_id=str(message["Message-ID"]))
 
     def close(self) -> None:
         """Nothing to release."""

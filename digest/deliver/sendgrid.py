@@ -28,7 +28,7 @@ from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
 
 from digest.config import Config
-from digest.deliver.base import NotSentError, Outcome, OutcomeUnknownError, Recipient
+from digest.deliver.base import Notice, NotSentError, Outcome, OutcomeUnknownError, Recipient
 from digest.deliver.message import TEST_SUBJECT_PREFIX, greeting_name, list_id, one_line
 from digest.errors import ConfigError, ProviderRejectedError
 from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition
@@ -128,6 +128,17 @@ class SendGridTransport:
             Outcome(r.email, "sent", provider_id=message_id, reason=copies.get(i)) for i, r in enumerate(recipients)
         )
 
+    def send_notice(self, notice: Notice) -> Outcome:
+        """Send one message in one request, one attempt: the reader waiting for it can ask again.
+
+        Raises NotSentError, OutcomeUnknownError, or ProviderRejectedError.
+        """
+        try:
+            message_id = self._post(build_notice_request(notice, self._config))
+        except _RetryableError as exc:
+            raise NotSentError(f"SendGrid did not take the {notice.kind} message to {notice.to} ({exc.reason})") from exc
+        return Outcome(notice.to, "sent", provider_id=message_id)
+
     def close(self) -> None:
         """Nothing to release: every request opens and closes its own connection."""
 
@@ -202,29 +213,50 @@ _backoff = tenacity.wait_exponential_jitter(
 
 def build_request(edition: Edition, recipients: Sequence[Recipient], config: Config, *, test: bool = False) -> dict[str, Any]:
     """The v3 Mail Send body for one batch: the edition once, one personalization per recipient."""
-    newsletter = config.newsletter
     html_part = edition.email.html.replace(UNSUBSCRIBE_URL_PLACEHOLDER, HTML_UNSUBSCRIBE_URL_KEY).replace(
         NAME_PLACEHOLDER, HTML_NAME_KEY
     )
     custom_args = {"edition": edition.id} | ({"test": "true"} if test else {})
     body: dict[str, Any] = {
         "personalizations": [_personalization(r, custom_args) for r in recipients],
-        "from": {"email": newsletter.from_email, "name": one_line(newsletter.from_name or newsletter.name)},
         "subject": (TEST_SUBJECT_PREFIX if test else "") + one_line(edition.email.subject),
         "content": [
             {"type": "text/plain", "value": edition.email.text},
             {"type": "text/html", "value": html_part},
         ],
         "headers": {"List-Id": list_id(config)},
-        # Click tracking would rewrite the unsubscribe links; unsubscribing is ours, not SendGrid's.
+    }
+    return body | _sender_untracked(config)
+
+
+def _sender_untracked(config: Config) -> dict[str, Any]:
+    """From, Reply-To (when set), and tracking off: click tracking would rewrite the unsubscribe
+    and confirmation links; unsubscribing is ours, not SendGrid's."""
+    newsletter = config.newsletter
+    fields: dict[str, Any] = {
+        "from": {"email": newsletter.from_email, "name": one_line(newsletter.from_name or newsletter.name)},
         "tracking_settings": {
             "click_tracking": {"enable": False, "enable_text": False},
             "subscription_tracking": {"enable": False},
         },
     }
     if newsletter.reply_to:
-        body["reply_to"] = {"email": newsletter.reply_to}
-    return body
+        fields["reply_to"] = {"email": newsletter.reply_to}
+    return fields
+
+
+def build_notice_request(notice: Notice, config: Config) -> dict[str, Any]:
+    """The v3 Mail Send body of one Notice: one personalization, no substitutions, no tracking."""
+    content = [{"type": "text/plain", "value": notice.text}]
+    if notice.html is not None:
+        content.append({"type": "text/html", "value": notice.html})
+    body: dict[str, Any] = {
+        "personalizations": [{"to": [{"email": notice.to}], "custom_args": {"kind": notice.kind}}],
+        "subject": one_line(notice.subject),
+        "content": content,
+        "headers": {"Auto-Submitted": "auto-generated"},
+    }
+    return body | _sender_untracked(config)
 
 
 def _personalization(recipient: Recipient, custom_args: dict[str, str]) -> dict[str, Any]:

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from digest.config import Config
-from digest.deliver.base import BatchStopped, NotSentError, Outcome, Recipient, send_one_by_one
-from digest.deliver.message import composer_for
+from digest.deliver.base import BatchStopped, Notice, NotSentError, Outcome, Recipient, send_one_by_one
+from digest.deliver.message import build_notice_message, composer_for, message_bytes
 from digest.errors import ConfigError, DeliveryError, ProviderRejectedError
 from digest.models import Edition
 
@@ -98,6 +98,20 @@ class SmtpTransport:
             return self._deliver(sender, recipient.email, data, message_id)
 
         return send_one_by_one(recipients, build, deliver, "smtp")
+
+    def send_notice(self, notice: Notice) -> Outcome:
+        """Send one message over this transport's connection (opened when needed).
+
+        Raises NotSentError when the server cannot be reached, ProviderRejectedError when it
+        refuses the sender, DeliveryError when login fails.
+        """
+        message = build_notice_message(notice, self._config, now=self._clock())
+        try:
+            return self._deliver(
+                self._config.newsletter.from_email, notice.to, message_bytes(message), str(message["Message-ID"])
+            )
+        except BatchStopped as stop:
+            raise stop.error from stop.__cause__
 
     def close(self) -> None:
         if self._connection is not None:

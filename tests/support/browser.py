@@ -74,3 +74,11 @@ def save_full_page_screenshot(driver: webdriver.Chrome, viewport: Viewport, path
     set_viewport(driver, Viewport(viewport.width, max(height, viewport.height), viewport.mobile))
     driver.save_screenshot(str(path))
     set_viewport(driver, viewport)
+
+
+def set_color_scheme(driver: webdriver.Chrome, scheme: str) -> None:
+    """Emulate the reader's `prefers-color-scheme` ("light" or "dark")."""
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"media": "", "features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )

@@ -37,7 +37,7 @@ def write_config(
     postal_address: str | None = "The Transatlantic Brief, 1 Example Street, London EC1A 1AA",
     delivery: Mapping[str, Any] | None = None,
     newsletter: Mapping[str, Any] | None = None,
-    source: Path = SAMPLE_PAGE,
+    source: Path | str = SAMPLE_PAGE,
 ) -> Path:
     """Write `folder/digest.toml` and return its path. `delivery`/`newsletter` add or override keys."""
     news: dict[str, Any] = {
@@ -147,6 +147,6 @@ def store_edition(config: Any, *, edition_id: str = EDITION) -> Any:
 
     data = json.loads((REPO / "tests" / "fixtures" / "render" / "digest.json").read_text(encoding="utf-8"))
     digest = replace(Digest.from_json(data), edition=edition_id)
-    edition = Edition(id=edition_id, digest=digest, email=render_email(digest, config.newsletter), built_at=digest.generated_at)
+    edition = Edition(id=edition_id, digest=digest, email=render_email(digest, config.newsletter, config.email), built_at=digest.generated_at)
     EditionStore(config.state.dir).save(edition)
     return edition

@@ -1,0 +1,255 @@
+"""Articles -> Digest: the day's most newsworthy statements per section, each once, with all its sources.
+
+Extractive only: a bullet shows words of its article exactly as written, credited to it.
+
+1. Split (text.py). Paragraphs are cut into sentences by `sentencex`. A sentence can be a bullet
+   when it is a finished statement of 6 to 50 words, not a question, teaser, caption, byline or
+   link. One that leans on the sentence before ("However,", "He said", "This ...") is shown
+   without that opening phrase when the rest is a whole sentence starting with a capital
+   ("In light of this shifting landscape, Starmer and Macron ..." shows from "Starmer"), else
+   joined with the sentence before it, else not at all. A long lead-in clause of a sentence over
+   40 words is left off the same way.
+2. Assign (sections.py). Each sentence goes to the section its title, keywords and the words
+   learnt from the day's own text point to, or to none.
+3. Rank (news.py). Newsworthiness: figures, names, acts and decisions, quotes with their speaker,
+   the first paragraphs, the lead article; background, biography and scene-setting rank low.
+   score = news + 0.3 * relevance (capped at 3), shown on a 0-1 scale as score / (score + 1).
+4. Leave out what was sent (repeats.py). A candidate saying what a statement of a recent edition
+   said (`history`), with no new figure, is dropped; a section may come out empty. The shortlist
+   below is filled with candidates not sent before.
+5. Choose. Going down the ranking, each section takes up to `max_items` statements scoring at
+   least `min_score` (and 0.5 raw, below which a statement is filler). Each step takes the best
+   score less its share already said by the section's bullets (MMR). One that says the same as a
+   chosen bullet becomes one of that bullet's `also` sources instead; one that is mostly said
+   already (80%) is dropped.
+
+Only the best 3 * max_items (at least 12) candidates of each section are compared with each
+other and with the history, so the work grows with the number of sentences, not its square.
+Sections come out in config order, empty ones included. Digest.sources lists every article
+("ok") and then every failure ("error", with its reason; its URL stands as its title).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from digest.condense.news import newsworthiness
+from digest.condense.repeats import Fingerprint, History, Similarity, fingerprint
+from digest.condense.sections import SectionAssigner
+from digest.condense.text import Sentence, article_sentences, split_sentences
+from digest.config import SectionConfig
+from digest.models import Article, Bullet, Digest, Section, SourceFailure, SourceRef, SourceReport
+
+__all__ = ["condense", "publisher_name", "source_ref", "split_sentences", "statement_sections"]
+
+logger = logging.getLogger(__name__)
+
+RELEVANCE_WEIGHT = 0.3
+RELEVANCE_CAP = 1.5
+REDUNDANCY_PENALTY = 1.0
+MOSTLY_SAID = 0.8
+SHORTLIST_PER_ITEM = 3
+SHORTLIST_MIN = 12
+QUALITY_FLOOR = 0.5  # raw score below which a statement is filler, whatever min_score says
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    text: str  # what the bullet shows
+    sentence: Sentence
+    section: int
+    score: float  # raw score, see the module docstring
+    print: Fingerprint
+
+    @property
+    def article(self) -> int:
+        return self.sentence.article
+
+    @property
+    def rank_key(self) -> tuple[float, int, int]:
+        return (-self.score, self.sentence.article, self.sentence.position)
+
+
+@dataclass(slots=True)
+class _Chosen:
+    candidate: _Candidate
+    also: list[int] = field(default_factory=list)  # article indexes of other sources saying the same
+
+
+def display_score(raw: float) -> float:
+    """A raw score on the 0-1 scale that `min_score` uses."""
+    return raw / (raw + 1) if raw > 0 else 0.0
+
+
+def _sentences(articles: Sequence[Article]) -> list[Sentence]:
+    return [s for index, article in enumerate(articles) for s in article_sentences(index, article.paragraphs)]
+
+
+def statement_sections(articles: Sequence[Article], sections: Sequence[SectionConfig]) -> dict[tuple[int, str], int]:
+    """Which section each sentence of the articles goes to: {(article index, sentence): section index}.
+
+    For comparing other ways of choosing sentences under the same assignment (benchmarks).
+    """
+    sentences = _sentences(articles)
+    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections])
+    found = {}
+    for index, sentence in enumerate(sentences):
+        section = assigner.section_of(index)
+        if section is not None:
+            found[(sentence.article, sentence.text)] = section
+    return found
+
+
+def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner: SectionAssigner) -> list[_Candidate]:
+    found = []
+    for index, sentence in enumerate(sentences):
+        if sentence.shown is None:
+            continue
+        joined = index > 0 and sentence.shown != sentence.text and sentence.shown.endswith(sentence.text)
+        section = assigner.section_of(index)
+        if section is None and joined:
+            section = assigner.section_of(index - 1)  # joined with the sentence before: its topic too
+        if section is None:
+            continue
+        lead = articles[sentence.article].via is None
+        relevance = assigner.relevance_of(index, section)
+        if joined:
+            relevance = max(relevance, assigner.relevance_of(index - 1, section))
+        relevance = min(relevance, RELEVANCE_CAP)
+        score = newsworthiness(sentence.shown, paragraph=sentence.paragraph, first=sentence.position == 0, lead_article=lead)
+        found.append(
+            _Candidate(
+                text=sentence.shown,
+                sentence=sentence,
+                section=section,
+                score=score + RELEVANCE_WEIGHT * relevance,
+                print=fingerprint(sentence.shown),
+            )
+        )
+    return found
+
+
+def _shortlist(candidates: list[_Candidate], sections: Sequence[SectionConfig], sent: History) -> list[_Candidate]:
+    """The best few candidates of each section not sent before, unique texts only, in ranking order."""
+    by_section: list[list[_Candidate]] = [[] for _ in sections]
+    seen: set[str] = set()
+    for candidate in sorted(candidates, key=lambda c: c.rank_key):
+        section = sections[candidate.section]
+        if candidate.text in seen or len(by_section[candidate.section]) >= max(
+            SHORTLIST_PER_ITEM * section.max_items, SHORTLIST_MIN
+        ):
+            continue
+        seen.add(candidate.text)
+        if not sent.repeats(candidate.text, candidate.print):
+            by_section[candidate.section].append(candidate)
+    return sorted((c for shortlist in by_section for c in shortlist), key=lambda c: c.rank_key)
+
+
+def _choose(
+    shortlist: list[_Candidate], sections: Sequence[SectionConfig], similarity: Similarity
+) -> list[list[_Chosen]]:
+    chosen: list[list[_Chosen]] = [[] for _ in sections]
+    remaining = [
+        c for c in shortlist if c.score >= QUALITY_FLOOR and display_score(c.score) >= sections[c.section].min_score
+    ]
+    leftovers: list[_Candidate] = []
+    while remaining:
+        def adjusted(c: _Candidate) -> float:
+            picked = chosen[c.section]
+            said_terms = frozenset().union(*(p.candidate.print.terms for p in picked))
+            said_figures = frozenset().union(*(p.candidate.print.figures for p in picked))
+            return c.score - REDUNDANCY_PENALTY * similarity.covered(c.print, said_terms, said_figures)
+
+        open_sections = [c for c in remaining if len(chosen[c.section]) < sections[c.section].max_items]
+        if not open_sections:
+            leftovers.extend(remaining)
+            break
+        best = max(open_sections, key=lambda c: (adjusted(c), -c.article, -c.sentence.position))
+        remaining.remove(best)
+        twin = _same_as(best, chosen, similarity)
+        if twin is not None:
+            if best.article != twin.candidate.article and best.article not in twin.also:
+                twin.also.append(best.article)
+            continue
+        picked = chosen[best.section]
+        said_terms = frozenset().union(*(p.candidate.print.terms for p in picked))
+        said_figures = frozenset().union(*(p.candidate.print.figures for p in picked))
+        if picked and similarity.covered(best.print, said_terms, said_figures) >= MOSTLY_SAID:
+            continue
+        chosen[best.section].append(_Chosen(best))
+    for candidate in leftovers:
+        twin = _same_as(candidate, chosen, similarity)
+        if twin is not None and candidate.article != twin.candidate.article and candidate.article not in twin.also:
+            twin.also.append(candidate.article)
+    return chosen
+
+
+def _same_as(candidate: _Candidate, chosen: list[list[_Chosen]], similarity: Similarity) -> _Chosen | None:
+    for picked in chosen:
+        for item in picked:
+            if similarity.same_statement(candidate.print, item.candidate.print):
+                return item
+    return None
+
+
+def _title(article: Article) -> str:
+    return article.title.strip() or article.url
+
+
+def publisher_name(article: Article) -> str:
+    """The outlet to credit: the page's own site name, else its host without "www."; "" for a local file."""
+    if article.sitename and article.sitename.strip():
+        return " ".join(article.sitename.split())
+    host = urlsplit(article.url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def source_ref(article: Article) -> SourceRef:
+    """How a bullet credits its article: URL, headline and publisher."""
+    return SourceRef(url=article.url, title=_title(article), site=publisher_name(article))
+
+
+def condense(
+    articles: Sequence[Article],
+    sections: Sequence[SectionConfig],
+    *,
+    edition: str,
+    title: str,
+    now: datetime,
+    failures: Sequence[SourceFailure] = (),
+    history: Sequence[str] = (),
+) -> Digest:
+    """Build the digest of one edition from its articles. Pure; raises nothing of its own.
+
+    `history` holds the statements (bullet texts) already sent in recent editions: a sentence
+    saying the same again is left out unless its figures changed, so a section may come out empty.
+    """
+    sentences = _sentences(articles)
+    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections])
+    similarity = Similarity(assigner.idf)
+    candidates = _candidates(articles, sentences, assigner)
+    shortlist = _shortlist(candidates, sections, History(history, similarity))
+    chosen = _choose(shortlist, sections, similarity)
+    logger.debug(
+        "condense: %d articles, %d sentences, %d candidates, %d shortlisted (not sent before)",
+        len(articles), len(sentences), len(candidates), len(shortlist),
+    )
+    built = []
+    for index, section in enumerate(sections):
+        bullets = tuple(
+            Bullet(
+                item.candidate.text,
+                source_ref(articles[item.candidate.article]),
+                tuple(source_ref(articles[a]) for a in item.also),
+            )
+            for item in chosen[index]
+        )
+        built.append(Section(title=section.title, bullets=bullets))
+    reports = tuple(SourceReport(url=a.url, title=_title(a), status="ok") for a in articles) + tuple(
+        SourceReport(url=f.url, title=f.url, status="error", reason=f.reason) for f in failures
+    )
+    return Digest(edition=edition, title=title, generated_at=now, sections=tuple(built), sources=reports)
