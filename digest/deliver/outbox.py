@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from digest.atomic import write_atomic
+from digest.atomic import fsync_dir, write_atomic
 from digest.config import Config
 from digest.deliver.base import BatchStopped, Notice, NotSentError, Outcome, Recipient, send_one_by_one
 from digest.deliver.message import build_notice_message, composer_for, message_bytes
@@ -62,16 +62,24 @@ class OutboxTransport:
         def build(recipient: Recipient) -> tuple[bytes, str]:
             return composer.compose(recipient, now=self._clock())
 
+        folder = outbox_path(self._folder, edition.id, "x", test=test).parent
+
         def write(recipient: Recipient, message: tuple[bytes, str]) -> Outcome:
             data, message_id = message
-            path = outbox_path(self._folder, edition.id, recipient.email, test=test)
             try:
-                write_atomic(path, data)
+                write_atomic(outbox_path(self._folder, edition.id, recipient.email, test=test), data, sync_folder=False)
             except StateError as exc:
                 raise BatchStopped(NotSentError(f"outbox: {exc}")) from exc
             return Outcome(recipient.email, "sent", provider_id=message_id)
 
-        return send_one_by_one(recipients, build, write, "outbox")
+        outcomes = send_one_by_one(recipients, build, write, "outbox")
+        # One fsync of the folder makes every rename of the batch durable before the ledger says sent.
+        try:
+            if any(outcome.status == "sent" for outcome in outcomes):
+                fsync_dir(folder)
+        except OSError as exc:
+            raise NotSentError(f"outbox: {folder}: cannot sync: {exc.strerror}") from exc
+        return outcomes
 
     def send_notice(self, notice: Notice) -> Outcome:
         """Write the notice to `outbox_dir/KIND/ADDRESS.eml` (a newer one replaces it). Raises NotSentError."""
