@@ -160,15 +160,17 @@ def send_reference(stand_in: StandIn, config: Config, recipients: int, batch: in
     return posting
 
 
-def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> float:
-    """Seconds digest's ledger takes to plan and record a send of the list, on a fresh ledger."""
-    edition = "2026-11-26"
+def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> tuple[float, float]:
+    """Seconds digest's ledger takes to plan a send of the list (before its first request can go)
+    and to claim and record every batch (done while other requests are in flight), on a fresh ledger."""
+    edition = EDITION_ID
     started = time.perf_counter()
     with Ledger.open(folder / "ledger-only") as ledger:
         plan_send(ledger, edition, iter_subscribers(subscribers_csv))
         ledger.drop_unsendable(edition)
         ledger.add_audience_pending(edition, NOW)
         planned = ledger.count_targets(edition)
+        planning = time.perf_counter() - started
         for number, targets in enumerate(ledger.iter_targets(edition, batch), start=1):
             emails = [email for email, _ in targets]
             ledger.claim(edition, emails, f"bench-{number}", NOW)
@@ -176,7 +178,7 @@ def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> float:
         sent = ledger.counts(edition)["sent"]
     if sent != planned:
         raise RuntimeError(f"the ledger recorded {sent} of {planned}")
-    return time.perf_counter() - started
+    return planning, time.perf_counter() - started - planning
 
 
 def digest_send(folder: Path, stand_in: StandIn, recipients: int, *, batch_size: int, traced: bool) -> tuple[float, float]:
@@ -231,7 +233,8 @@ def run(smoke: bool) -> list[Row]:
             raise RuntimeError(f"the reference reached {distinct:,} of {large:,} in {requests} requests")
         wall, peak = digest_send(folder, stand_in, large, batch_size=batch, traced=smoke)
         _, small_peak = digest_send(folder, stand_in, small, batch_size=batch, traced=smoke)
-        ledger_seconds = plan_and_record(folder, folder / f"send-{large}" / "subscribers.csv", batch)
+        planning, recording = plan_and_record(folder, folder / f"send-{large}" / "subscribers.csv", batch)
+    ledger_seconds = planning + recording
     requests = -(-large // batch)
     workload = f"{large:,} recipients, {requests:,} requests, stand-in answering in {latency * 1000:.0f} ms"
     max_ratio, max_rss, max_growth, max_share = (
@@ -244,7 +247,8 @@ def run(smoke: bool) -> list[Row]:
         Row(f"send via SendGrid: peak {'traced memory' if smoke else 'RSS'}", f"{large:,} recipients vs {small:,}",
             peak, small_peak, peak / small_peak, f"< {max_rss:.0f} MB, <= {max_growth}x",
             peak < max_rss and peak / small_peak <= max_growth, "MB", f"digest at {small:,}"),
-        Row("ledger: plan + record", f"{large:,} recipients, {requests:,} batches", ledger_seconds, wall,
+        Row("ledger: plan + record", f"{large:,} recipients, {requests:,} batches: planning {planning:.1f} s before the "
+            f"first request, claims and records {recording:.1f} s while requests fly", ledger_seconds, wall,
             ledger_seconds / wall, f"<= {max_share:.0%} of the send", ledger_seconds / wall <= max_share, "s",
             "the send's wall"),
     ]
