@@ -14,13 +14,17 @@ RUN groupadd --system --gid 10001 digest \
     && mkdir /data \
     && chown digest:digest /data
 
-# Only what the wheel needs: the build force-includes templates/ and samples/.
+# As `make demo` does: exactly the locked packages, hashes checked, nothing resolved; then digest
+# itself, built by the locked hatchling. Only what the wheel needs: it force-includes templates/ and samples/.
 WORKDIR /src
+COPY requirements.txt ./
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY digest/ digest/
 COPY templates/ templates/
 COPY samples/ samples/
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
+    && pip check \
     && rm -rf /src/*
 
 WORKDIR /data

@@ -4,23 +4,36 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# The lock files: every package, pinned with its hashes (`make lock` writes them from pyproject.toml).
+LOCK := requirements.txt
+TEST_LOCK := requirements-test.txt
+LOCK_TOOLS := $(VENV)/lock-tools
+# Locked against PyPI alone, whatever the machine's pip config adds (local wheel folders, mirrors).
+LOCK_ENV := env -u PIP_FIND_LINKS -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock"
+PIP_COMPILE := $(LOCK_TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --all-build-deps \
+	--strip-extras --no-emit-find-links --no-emit-index-url --no-emit-trusted-host
 
-.PHONY: demo test bench eval lint system-deps npm-deps screenshots email-checks clean
+.PHONY: demo test bench eval lint lock fuzz system-deps npm-deps screenshots email-checks clean
 
 # npm packages for checks of the email, pinned, into the git-ignored .venv/node_modules.
 AXE_CORE := axe-core@4.14.1
 DOIUSE_EMAIL := @jsx-email/doiuse-email@1.0.4
 NPM_INSTALL := npm install --prefix $(VENV) --save-exact --no-audit --no-fund --loglevel=error
 
-$(STAMP): pyproject.toml
+# Exactly the locked packages (hashes checked, nothing resolved), then digest itself without
+# build isolation, built by the locked hatchling; `pip check` fails on a lock that misses a dependency.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "digest needs Python 3.11 or newer"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --upgrade pip  # older pips misread extras like lxml[html_clean]
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $@
 
-$(TEST_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(TEST_STAMP): $(STAMP) $(TEST_LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(TEST_LOCK)
+	$(BIN)/python -m pip check
 	touch $@
 
 ## demo: create .venv, install digest, build the bundled sample edition and print where it is
@@ -61,6 +74,19 @@ eval: $(TEST_STAMP)
 ## bench: every benchmark, each beside its baseline measured in the same run: one table, build/bench.json
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/run_all.py --json build/bench.json
+
+## lock: write requirements.txt and requirements-test.txt from pyproject.toml, with hashes (pip-tools);
+## pins that still fit are kept: delete both files first to move everything to the newest versions
+lock:
+	test -x $(LOCK_TOOLS)/bin/pip-compile || ( $(PYTHON) -m venv $(LOCK_TOOLS) \
+		&& $(LOCK_TOOLS)/bin/python -m pip install --quiet --upgrade pip 'pip-tools>=7.4' )
+	$(LOCK_ENV) $(PIP_COMPILE) --extra test -o $(TEST_LOCK) pyproject.toml
+	cp $(TEST_LOCK) $(LOCK)  # the runtime lock keeps the test lock's pins
+	$(LOCK_ENV) $(PIP_COMPILE) -o $(LOCK) pyproject.toml
+
+## fuzz: the hypothesis fuzz tests with 20 times their CI example budget
+fuzz: $(TEST_STAMP)
+	DIGEST_FUZZ_SCALE=20 $(BIN)/python -m pytest -m fuzz --timeout 0
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check digest tests benchmarks

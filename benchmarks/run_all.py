@@ -30,7 +30,7 @@ BENCHMARKS = (
     "status_ledger",
     "gather_sources",
     "gather_hostile",
-    "condense_pages",
+    "condense_speed",
     "daily_run",
     "send_outbox",
     "send_smtp",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import string
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -18,8 +19,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from email_validator import EmailNotValidError, validate_email
+
 from digest.errors import ConfigError
-from digest.models import Source
+from digest.models import UNSAFE_CHARACTERS, Source
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -254,19 +257,25 @@ def parse_config(
     newsletter = _table(NewsletterConfig, data["newsletter"], "newsletter", where)
     if not newsletter.from_name:
         newsletter = _replace(newsletter, from_name=newsletter.name)
+    newsletter = _replace(newsletter, **{
+        key: _address(getattr(newsletter, key), "newsletter", key, where)
+        for key in ("from_email", "reply_to", "alert_email")
+        if getattr(newsletter, key) is not None
+    })
     try:
         ZoneInfo(newsletter.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where.at('newsletter', 'timezone')}[newsletter] timezone: unknown IANA time zone {newsletter.timezone!r} (e.g. \"Europe/London\")") from None
-    try:
-        newsletter.subject.format(name="", date="")
-    except (KeyError, IndexError, ValueError):
-        raise ConfigError(f"{where.at('newsletter', 'subject')}[newsletter] subject: only {{name}} and {{date}} may be used") from None
+        raise ConfigError(f"{where.at('newsletter', 'timezone')}[newsletter] timezone: unknown IANA time zone {_shown(newsletter.timezone)} (e.g. \"Europe/London\")") from None
+    _check_template(newsletter.subject, ("name", "date"), "newsletter", "subject", where)
+    if not re.fullmatch(r"https?://[^\s/?#@]+(/\S*)?", newsletter.base_url, re.IGNORECASE):
+        raise ConfigError(
+            f"{where.at('newsletter', 'base_url')}[newsletter] base_url: expected an http(s) URL like "
+            f"https://news.example.org, got {_shown(newsletter.base_url)}"
+        )
 
     schedule = _table(ScheduleConfig, data.get("schedule", {}), "schedule", where)
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", schedule.time):
-        raise ConfigError(f"{where.at('schedule', 'time')}[schedule] time: expected HH:MM in 24-hour time, got {schedule.time!r}")
-    _check_min(schedule.misfire_grace_minutes, 0, "schedule", "misfire_grace_minutes", where)
+        raise ConfigError(f"{where.at('schedule', 'time')}[schedule] time: expected HH:MM in 24-hour time, got {_shown(schedule.time)}")
 
     raw_sources = data.get("sources")
     if not raw_sources:
@@ -274,7 +283,7 @@ def parse_config(
     if not isinstance(raw_sources, list):
         raise ConfigError(f"{where.at(None, 'sources')}sources must be an array of tables ([[sources]])")
     sources = tuple(
-        _source(_table(_SourceTable, raw, f"sources[{i}]", where, table_name="sources"), sources_dir)
+        _source(_table(_SourceTable, raw, f"sources[{i}]", where, table_name="sources"), sources_dir, where)
         for i, raw in enumerate(raw_sources)
     )
 
@@ -283,11 +292,9 @@ def parse_config(
 
     delivery = _table(DeliveryConfig, data.get("delivery", {}), "delivery", where)
     if delivery.transport not in TRANSPORTS:
-        raise ConfigError(f"{where.at('delivery', 'transport')}[delivery] transport: expected one of {', '.join(TRANSPORTS)}, got {delivery.transport!r}")
+        raise ConfigError(f"{where.at('delivery', 'transport')}[delivery] transport: expected one of {', '.join(TRANSPORTS)}, got {_shown(delivery.transport)}")
     if delivery.smtp_security not in SMTP_SECURITY:
-        raise ConfigError(f"{where.at('delivery', 'smtp_security')}[delivery] smtp_security: expected one of {', '.join(SMTP_SECURITY)}, got {delivery.smtp_security!r}")
-    if not 1 <= delivery.batch_size <= 1000:
-        raise ConfigError(f"{where.at('delivery', 'batch_size')}[delivery] batch_size: must be between 1 and 1000")
+        raise ConfigError(f"{where.at('delivery', 'smtp_security')}[delivery] smtp_security: expected one of {', '.join(SMTP_SECURITY)}, got {_shown(delivery.smtp_security)}")
     delivery = _replace(
         delivery,
         outbox_dir=_resolve(delivery.outbox_dir, state_dir),
@@ -300,6 +307,8 @@ def parse_config(
     state = _replace(state, dir=_resolve(state.dir, state_dir))
     _check_min(state.keep_days, 1, "state", "keep_days", where)
     gather = _gather(_table(GatherConfig, data.get("gather", {}), "gather", where), where)
+    if not (gather.user_agent.strip() and gather.user_agent.isascii() and gather.user_agent.isprintable()):
+        raise ConfigError(f"{where.at('gather', 'user_agent')}[gather] user_agent: must be printable ASCII text (it is sent as an HTTP header)")
     novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
     _check_min(novelty.window_days, 0, "novelty", "window_days", where)
     if novelty.window_days > state.keep_days:
@@ -309,10 +318,7 @@ def parse_config(
         )
     email = _email(_table(EmailConfig, data.get("email", {}), "email", where), sources_dir, where)
     signup = _table(SignupConfig, data.get("signup", {}), "signup", where)
-    try:
-        signup.confirm_subject.format(name="")
-    except (KeyError, IndexError, ValueError):
-        raise ConfigError(f"{where.at('signup', 'confirm_subject')}[signup] confirm_subject: only {{name}} may be used") from None
+    _check_template(signup.confirm_subject, ("name",), "signup", "confirm_subject", where)
     serve = _table(ServeConfig, data.get("serve", {}), "serve", where)
     _check_min(serve.max_request_bytes, 1024, "serve", "max_request_bytes", where)
     _check_min(serve.rate_limit_per_minute, 1, "serve", "rate_limit_per_minute", where)
@@ -345,11 +351,11 @@ def _sections(raw_sections: Any, where: _Locator) -> tuple[SectionConfig, ...]:
         if not section.title.strip():
             raise ConfigError(f"{where.at('sections', 'title')}[[sections]] title must not be empty")
         if not section.keywords:
-            raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {section.title!r}: keywords must not be empty")
+            raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {_shown(section.title)}: keywords must not be empty")
         _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
         if not 0.0 <= section.min_score < 1.0:
             raise ConfigError(
-                f"{where.at('sections', 'min_score')}[[sections]] {section.title!r}: min_score must be from 0 to "
+                f"{where.at('sections', 'min_score')}[[sections]] {_shown(section.title)}: min_score must be from 0 to "
                 f"below 1 (0.5 keeps plain statements, 0.7 only strong ones), got {section.min_score}"
             )
     return sections
@@ -368,11 +374,39 @@ class _SourceTable:
     follow_related: bool = True
 
 
-def _source(table: _SourceTable, base: Path) -> Source:
+def _source(table: _SourceTable, base: Path, where: _Locator) -> Source:
     url = table.url.strip()
+    if not url:
+        raise ConfigError(f"{where.at('sources', 'url')}[[sources]] url: must not be empty; give a page, feed or file")
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", url):
         return Source(url, table.follow_related)
     return Source(str(_resolve(Path(url).expanduser(), base)), table.follow_related)
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A value as an error message quotes it: its repr, cut short so the message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _check_template(template: str, allowed: tuple[str, ...], table: str, key: str, where: _Locator) -> None:
+    """A str.format template may name only `allowed` fields: no attribute or index lookups
+    ({name.__class__}), conversions or format specs ({date:>9999}). Raises ConfigError."""
+    try:
+        fields_used = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template) if name is not None]
+    except ValueError:
+        fields_used = [("", "", None)]
+    if any(name not in allowed or spec or conversion for name, spec, conversion in fields_used):
+        only = " and ".join(f"{{{name}}}" for name in allowed)
+        raise ConfigError(f"{where.at(table, key)}[{table}] {key}: only {only} may be used")
+
+
+def _address(value: str, table: str, key: str, where: _Locator) -> str:
+    """A mail address as headers and SendGrid need it: one valid addr-spec, domain lowercased."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ConfigError(f"{where.at(table, key)}[{table}] {key}: {_shown(value)} is not a mail address ({exc})") from None
 
 
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
@@ -386,7 +420,7 @@ def _email(email: EmailConfig, base: Path, where: _Locator) -> EmailConfig:
     for key in ("accent_color", "masthead_color"):
         value = getattr(email, key).strip()
         if not _HEX_COLOR.fullmatch(value):
-            raise ConfigError(f"{where.at('email', key)}[email] {key}: expected a hex colour like \"#1a2b3c\", got {value!r}")
+            raise ConfigError(f"{where.at('email', key)}[email] {key}: expected a hex colour like \"#1a2b3c\", got {_shown(value)}")
         digits = value[1:].lower()
         colors[key] = "#" + (digits if len(digits) == 6 else "".join(d * 2 for d in digits))
     if email.logo_url is None:
@@ -395,7 +429,7 @@ def _email(email: EmailConfig, base: Path, where: _Locator) -> EmailConfig:
                 raise ConfigError(f"{where.at('email', key)}[email] {key}: only used with logo_url; set logo_url or remove it")
     else:
         if not re.fullmatch(r"https?://[^\s/?#]+\S*", email.logo_url):
-            raise ConfigError(f"{where.at('email', 'logo_url')}[email] logo_url: expected an http(s) URL of an image, got {email.logo_url!r}")
+            raise ConfigError(f"{where.at('email', 'logo_url')}[email] logo_url: expected an http(s) URL of an image, got {_shown(email.logo_url)}")
         for key, maximum in (("logo_width", MAX_LOGO_WIDTH), ("logo_height", 400)):
             value = getattr(email, key)
             if value is None:
@@ -421,6 +455,41 @@ def _replace(obj: Any, **changes: Any) -> Any:
     return type(obj)(**values)
 
 
+# Inclusive bounds of numeric keys. A key not listed here must still be finite and within
+# ±NUMBER_LIMIT, so that no value can overflow a timedelta, a C int or a buffer size. (The
+# timeouts' lower bound, more than 0, is checked by _gather.)
+NUMBER_LIMIT = 1_000_000_000
+NUMBER_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
+    ("sections", "max_items"): (1, 100),
+    ("schedule", "misfire_grace_minutes"): (0, 1440),
+    ("delivery", "smtp_port"): (1, 65535),
+    ("delivery", "batch_size"): (1, 1000),
+    ("delivery", "timeout_seconds"): (0.1, 3600),
+    ("state", "keep_days"): (1, 36500),
+    ("gather", "connect_timeout"): (-NUMBER_LIMIT, 600),
+    ("gather", "read_timeout"): (-NUMBER_LIMIT, 600),
+    ("gather", "page_timeout"): (-NUMBER_LIMIT, 3600),
+    ("gather", "total_timeout"): (-NUMBER_LIMIT, 86400),
+    ("gather", "max_bytes"): (1, 1 << 31),
+    ("gather", "max_redirects"): (0, 50),
+    ("gather", "max_related"): (0, 1000),
+    ("gather", "concurrency"): (1, 64),
+    ("gather", "feed_max_age_days"): (1, 36500),
+    ("novelty", "window_days"): (0, 3650),
+}
+
+
+def _check_number(value: float, table: str, name: str, key: str, where: _Locator) -> None:
+    low, high = NUMBER_BOUNDS.get((table, key), (-NUMBER_LIMIT, NUMBER_LIMIT))
+    if low <= value <= high:
+        return
+    def number(bound: float) -> str:
+        return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+    limit = "a finite number" if value != value else f"at least {number(low)}" if value < low else f"at most {number(high)}"
+    raise ConfigError(f"{where.at(table, key)}[{name}] {key}: must be {limit}, got {_shown(value)}")
+
+
 def _gather(gather: GatherConfig, where: _Locator) -> GatherConfig:
     """Check [gather] values; host names in allow_hosts are compared in lower case."""
     for key in ("connect_timeout", "read_timeout", "page_timeout", "total_timeout"):
@@ -433,7 +502,7 @@ def _gather(gather: GatherConfig, where: _Locator) -> GatherConfig:
         bare = host.strip("[]").lower().rstrip(".")
         if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|[0-9a-f:.]*:[0-9a-f:.]*", bare):
             raise ConfigError(
-                f"{where.at('gather', 'allow_hosts')}[gather] allow_hosts: {host!r} is not a host name "
+                f"{where.at('gather', 'allow_hosts')}[gather] allow_hosts: {_shown(host)} is not a host name "
                 '(write the name alone, without scheme, port or path, e.g. "intranet.example.org")'
             )
         hosts.append(bare)
@@ -460,6 +529,8 @@ def _table(cls: type, raw: Any, name: str, where: _Locator, table_name: str | No
         if key not in known:
             raise ConfigError(f"{where.at(table_name, key)}[{name}] unknown key '{key}' (known: {', '.join(known)})")
         values[key] = _coerce(value, known[key].type, name, key, where.at(table_name, key))
+        if isinstance(values[key], (int, float)) and not isinstance(values[key], bool):
+            _check_number(values[key], table_name, name, key, where)
     missing = [f.name for f in fields(cls) if f.name not in values and _required(cls, f.name)]
     if missing:
         raise ConfigError(f"{where.at(None, table_name)}[{name}] missing required key '{missing[0]}'")
@@ -478,6 +549,8 @@ def _coerce(value: Any, annotation: Any, table: str, key: str, loc: str) -> Any:
     if kind.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ConfigError(f"{loc}[{table}] {key}: expected a list of non-empty strings")
+        for item in value:
+            _check_characters(item, table, key, loc)
         return tuple(v.strip() for v in value)
     optional = "None" in kind
     base = kind.replace(" | None", "")
@@ -491,12 +564,33 @@ def _coerce(value: Any, annotation: Any, table: str, key: str, loc: str) -> Any:
         else isinstance(value, str)
     )
     if not ok:
-        raise ConfigError(f"{loc}[{table}] {key}: expected {_TYPE_NAMES[expected]}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{loc}[{table}] {key}: expected {_TYPE_NAMES[expected]}, got {type(value).__name__} {_shown(value)}")
+    if isinstance(value, str):
+        _check_characters(value, table, key, loc)
     if expected is Path:
+        if not value.strip():
+            raise ConfigError(f"{loc}[{table}] {key}: must not be empty; give a path")
         return Path(value).expanduser()
     if expected is float:
         return float(value)
     return value
+
+
+# Keys whose text may run over several lines; every other string is one line.
+_MULTILINE_KEYS = frozenset({("newsletter", "postal_address"), ("signup", "consent_text"), ("signup", "welcome_text")})
+_LINE_BREAK = re.compile("[\r\n\u2028\u2029]")
+
+
+def _check_characters(value: str, table: str, key: str, loc: str) -> None:
+    """Refuse control characters in any value, and line breaks in one-line values. Raises ConfigError."""
+    found = UNSAFE_CHARACTERS.search(value)
+    if found is None and (table, key) not in _MULTILINE_KEYS:
+        found = _LINE_BREAK.search(value)
+    if found is not None:
+        raise ConfigError(
+            f"{loc}[{table}] {key}: holds the control character U+{ord(found.group()):04X} "
+            f"at position {found.start() + 1}; remove it"
+        )
 
 
 class _Locator:

@@ -21,7 +21,7 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag, XMLParsedAsHT
 from lxml.html import HtmlElement
 
 from digest.errors import ExtractError
-from digest.models import Article, Page
+from digest.models import Article, Page, safe_text
 
 logger = logging.getLogger(__name__)
 
@@ -107,15 +107,21 @@ def extract_article(page: Page) -> Article:
     tree = trafilatura.load_html(html) if html.strip() else None
     if tree is not None:
         _drop_boilerplate_blocks(tree)
-        document = trafilatura.bare_extraction(
-            tree,
-            url=page.url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=True,
-            favor_precision=True,
-            date_extraction_params={"original_date": True, "extensive_search": False},
-        )
+        try:
+            document = trafilatura.bare_extraction(
+                tree,
+                url=page.url,
+                with_metadata=True,
+                include_comments=False,
+                include_tables=True,
+                favor_precision=True,
+                date_extraction_params={"original_date": True, "extensive_search": False},
+            )
+        except Exception as exc:
+            # trafilatura and htmldate assert on some malformed trees (`<svg><p><p>` drops its own
+            # root); a hostile page must not stop the edition, and the fallback below reads it.
+            logger.warning("%s: trafilatura failed (%s); using the fallback extractor", page.url, type(exc).__name__)
+            document = None
         if document is not None and not isinstance(document, dict):
             title, author, date, sitename = document.title, document.author, document.date, document.sitename
             text = _clean_lines((document.text or "").splitlines(), title)
@@ -125,15 +131,16 @@ def extract_article(page: Page) -> Article:
     if not text:
         logger.debug("%s: trafilatura found no text, using the fallback", page.url)
         text = _fallback_text(soup, title)  # consumes the soup
+    text = safe_text(text).strip()  # character references (&#27;, &#xFFFE;) survive the parsers
     if not text:
         raise ExtractError(f"{page.url}: no readable article text found")
     return Article(
         url=page.url,
-        title=title or page.url,
+        title=safe_text(title or "").strip() or page.url,
         text=text,
         date=date,
-        author=author,
-        sitename=sitename,
+        author=safe_text(author) if author else author,
+        sitename=safe_text(sitename) if sitename else sitename,
         related=related,
         via=page.via,
     )

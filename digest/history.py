@@ -7,6 +7,9 @@ have got it); a test send (`send --to`) never counts. Read at build time from th
   edition being built (by edition date). condense leaves out a sentence that says the same again.
 - feed entries: the links of the feed entries whose articles went into any stored edition that was
   sent (stored editions are kept `[state] keep_days`). gather does not fetch them again.
+- article hashes: the articles (URL, title and text) that went into the editions sent in the same
+  window. An article found again unchanged is stale: condense ranks its statements below those of
+  new or changed articles, so an edition leads with what is new.
 
 An edition records what it was built from (`Edition.feed_entries`, `Edition.article_hashes`) when
 it is built; nothing is written at send time, so a send that dies half-way loses nothing.
@@ -33,10 +36,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """What recent sent editions said (statements) and used (feed entry links)."""
+    """What recent sent editions said (statements) and used (feed entry links, article hashes)."""
 
     statements: tuple[str, ...] = ()
     feed_entries: frozenset[str] = frozenset()
+    article_hashes: frozenset[str] = frozenset()
 
 
 NO_HISTORY = History()
@@ -47,16 +51,19 @@ def read_history(store: EditionStore, was_sent: Callable[[str], bool], edition_i
     start, end = _window(edition_id, window_days)
     statements: list[str] = []
     entries: set[str] = set()
+    hashes: set[str] = set()
     for other in store.ids():
         if other == edition_id or not was_sent(other):
             continue
         try:
-            entries.update(store.read_meta(other).get("feed_entries", ()))
+            meta = store.read_meta(other)
+            entries.update(meta.get("feed_entries", ()))
             if start <= other < end:
                 statements.extend(bullet.text for section in store.load(other).digest.sections for bullet in section.bullets)
+                hashes.update(str(h) for h in meta.get("article_hashes", ()))
         except EditionError as exc:
             log.warning("history: %s", exc)
-    return History(tuple(dict.fromkeys(statements)), frozenset(entries))
+    return History(tuple(dict.fromkeys(statements)), frozenset(entries), frozenset(hashes))
 
 
 def _window(edition_id: str, window_days: int) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -19,6 +20,22 @@ from typing import Any, Literal
 UNSUBSCRIBE_URL_PLACEHOLDER = "%%unsubscribe_url%%"
 NAME_PLACEHOLDER = "%%name%%"
 PLACEHOLDERS = (UNSUBSCRIBE_URL_PLACEHOLDER, NAME_PLACEHOLDER)
+
+# Characters no text passed between stages may hold: C0 and C1 controls other than tab, line feed
+# and carriage return (MJML's XML parser refuses them, terminals obey them), bidi embeddings,
+# overrides and isolates (they turn the rest of a line around: "\u202egnp.exe"), surrogates and
+# Unicode non-characters (U+FFFE also stops the XML parser).
+UNSAFE_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+    + "]"
+)
+
+
+def safe_text(text: str) -> str:
+    """Untrusted text (a page, a feed, a subscriber's name) without UNSAFE_CHARACTERS."""
+    return UNSAFE_CHARACTERS.sub("", text)
+
 
 SourceStatus = Literal["ok", "error"]
 SubscriberStatus = Literal["active", "unsubscribed", "bounced", "pending"]

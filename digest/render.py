@@ -34,6 +34,7 @@ from digest.models import (
     Section,
     SourceRef,
     SourceReport,
+    safe_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,9 @@ _WEB_URL = re.compile(r"https?://[^\s/?#\\]+\S*", re.IGNORECASE)
 
 
 def neutralise_placeholders(text: str) -> str:
-    """Untrusted text with every run of '%' shortened to one, so it can never hold a placeholder."""
-    return _MARKER_RUN.sub("%", text)
+    """Untrusted text with every run of '%' shortened to one, so it can never hold a placeholder,
+    and without the characters that break MJML or turn a line around (models.UNSAFE_CHARACTERS)."""
+    return _MARKER_RUN.sub("%", safe_text(text))
 
 
 def human_date(edition: str) -> str:
@@ -397,7 +399,7 @@ def _preheader(digest: Digest) -> str:
     openings = [" ".join(s.bullets[0].text.split()) for s in digest.sections if s.bullets]
     if not openings:
         titles = ", ".join(section.title for section in digest.sections)
-        return _truncate(f"Nothing new since the last edition in {titles}" if titles else digest.title, PREHEADER_LENGTH)
+        return truncate(f"Nothing new since the last edition in {titles}" if titles else digest.title, PREHEADER_LENGTH)
     separator = " · "
     budget = PREHEADER_LENGTH - len(separator) * (len(openings) - 1)
     # Fair shares: a short opening keeps all its words and leaves the rest of its share to longer ones.
@@ -405,10 +407,11 @@ def _preheader(digest: Digest) -> str:
     for done, index in enumerate(sorted(range(len(openings)), key=lambda i: len(openings[i]))):
         limits[index] = min(len(openings[index]), budget // (len(openings) - done))
         budget -= limits[index]
-    return separator.join(_truncate(text, limit) for text, limit in zip(openings, limits, strict=True))
+    return separator.join(truncate(text, limit) for text, limit in zip(openings, limits, strict=True))
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
+    """Text cut to at most `limit` characters at a word boundary, with "…" when it was cut."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]

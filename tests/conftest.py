@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 pytest_plugins = ["tests.support.http", "tests.support.sendgrid_server"]
 
@@ -14,6 +17,19 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 _ENV_PREFIXES = ("DIGEST_", "SENDGRID_", "SMTP_", "DKIM_")
+
+# Fuzz tests (tests/support/fuzz.py) run the same fixed examples on every run: no example database,
+# and hypothesis's own cache goes to the temp folder, never into the checkout.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "digest-hypothesis")
+settings.register_profile(
+    "digest",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=False,
+    suppress_health_check=(HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large),
+)
+settings.load_profile("digest")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -32,7 +32,7 @@ def run_all() -> Iterator[ModuleType]:
 
 
 @pytest.mark.parametrize("name", [
-    "eval_extraction", "personalise", "startup", "status_ledger", "gather_sources", "condense_pages", "daily_run",
+    "eval_extraction", "personalise", "startup", "status_ledger", "gather_sources", "condense_speed", "daily_run",
     "send_outbox", "send_smtp", "subscribers_io", "tokens_lookup", "send_sendgrid",
 ])
 def test_each_benchmark_meets_its_smoke_floor(run_all: ModuleType, name: str) -> None:
@@ -45,9 +45,9 @@ def test_each_benchmark_meets_its_smoke_floor(run_all: ModuleType, name: str) ->
 
 def test_make_bench_writes_one_table_as_json_rows(run_all: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    assert run_all.main(["--smoke", "--only", "gather_sources", "condense_pages", "--json", str(out)]) == 0
+    assert run_all.main(["--smoke", "--only", "gather_sources", "condense_speed", "--json", str(out)]) == 0
     rows = json.loads(out.read_text(encoding="utf-8"))
-    assert [row["name"] for row in rows] == ["gather", "condense"]
+    assert [row["name"] for row in rows] == ["gather", "condense: per page", "condense: growth"]
     for row in rows:
         assert {"name", "workload", "ours", "baseline", "ratio", "target", "pass"} <= row.keys()
         assert row["pass"] is True and row["baseline"] > 0

@@ -5,16 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.deliver.outbox import outbox_path
 from digest.ledger import Ledger, erased_address
 from digest.subscribers import read_subscribers
 from tests.support.cli import NOW, invoke, start_digest, write_config
+from tests.support.fuzz import budget, csv_cells, csv_rows, hostile_text
 from tests.support.suppressions_server import SuppressionsServer, suppressions_server_fixture  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "subscribers"
@@ -235,3 +241,87 @@ def test_sync_without_api_key_exits_1(tmp_path: Path, suppressions_server: Suppr
     assert (result.exit_code, result.stderr) == (
         1, "error: SENDGRID_API_KEY is not set: export an API key with read access to Suppressions\n"
     )
+
+
+# -- fuzzing ---------------------------------------------------------------------------------------
+
+def _csv_text(rows: list[list[str]], header: list[str], terminator: str) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator=terminator).writerows([header, *rows])
+    return out.getvalue()
+
+
+def _list_rows(result: Result) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(result.stdout)))[1:]
+
+
+def _assert_one_line_error(result: Result, path: Path) -> None:
+    assert "Traceback" not in result.stderr
+    assert result.exit_code == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and len(errors[0]) < 1_000, result.stderr
+    assert errors[0].startswith(f"error: {path}:"), errors[0]
+
+
+subscriber_files = st.one_of(
+    st.binary(max_size=300),
+    st.builds(
+        _csv_text,
+        csv_rows(6),
+        st.one_of(st.just(HEADER.split(",")), st.lists(csv_cells(), max_size=7)),
+        st.sampled_from(("\r\n", "\n", "\r")),
+    ).flatmap(lambda text: st.sampled_from(("utf-8", "utf-8-sig", "utf-16", "latin-1")).map(
+        lambda codec: text.encode(codec, errors="replace"))),
+)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=budget(60))
+@given(content=subscriber_files, name=hostile_text(30))
+def test_any_subscriber_file_is_read_and_added_to_or_refused_whole(tmp_path: Path, content: bytes, name: str) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder_name:
+        folder = Path(folder_name)
+        config = write_config(folder)
+        path = folder / "subscribers.csv"
+        path.write_bytes(content)
+        listed = invoke(config, "subscribers", "list", "--format", "csv")
+        added = invoke(config, "subscribers", "add", "new@example.org", "--name", name.replace("\0", ""))
+        if listed.exit_code:
+            _assert_one_line_error(listed, path)
+            _assert_one_line_error(added, path)
+            assert path.read_bytes() == content, "a refused list was changed"
+            return
+        assert added.exit_code == 0, added.stderr
+        after = invoke(config, "subscribers", "list", "--format", "csv")
+        assert after.exit_code == 0, f"the list written by add cannot be read back: {after.stderr}"
+        before_rows, after_rows = _list_rows(listed), _list_rows(after)
+        assert [row for row in after_rows if row[0] != "new@example.org"] == [
+            row for row in before_rows if row[0] != "new@example.org"
+        ], "add changed or lost other rows"
+        assert "new@example.org" in [row[0] for row in after_rows]
+
+
+@pytest.mark.fuzz
+@settings(max_examples=budget(60))
+@given(content=subscriber_files)
+def test_any_file_imports_with_rejects_named_by_line_or_is_refused_whole(tmp_path: Path, content: bytes) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as folder_name:
+        folder = Path(folder_name)
+        config = write_config(folder)
+        existing = make_list(folder, "ann@example.org,Ann,active,2026-01-01T00:00:00+00:00,,test",
+                             "bob@example.org,Bob,unsubscribed,2026-01-01T00:00:00+00:00,2026-02-01T00:00:00+00:00,test")
+        original = existing.read_bytes()
+        upload = folder / "upload.csv"
+        upload.write_bytes(content)
+        result = invoke(config, "subscribers", "import", str(upload))
+        assert "Traceback" not in result.stderr
+        if result.exit_code:
+            _assert_one_line_error(result, upload)
+            assert existing.read_bytes() == original, "a refused import changed the list"
+            return
+        assert re.fullmatch(r"imported \d+, updated \d+, unchanged \d+, rejected \d+\n", result.stdout), result.stdout
+        for line in result.stderr.splitlines():
+            assert line.startswith(f"{upload}:") and re.match(r"\d+: \S", line[len(str(upload)) + 1:]), line
+        rows = {row[0]: row for row in _list_rows(invoke(config, "subscribers", "list", "--format", "csv"))}
+        assert rows["bob@example.org"][2] == "unsubscribed", "an import restarted an unsubscribed address"
+        assert len(rows) == int(result.stdout.split()[1].rstrip(",")) + 2

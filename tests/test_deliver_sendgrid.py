@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,12 @@ from sendgrid import SendGridAPIClient
 from digest.config import Config, DeliveryConfig, NewsletterConfig, Secrets, load_config
 from digest.deliver import send_edition, transport_for
 from digest.deliver.base import NotSentError, OutcomeUnknownError, Recipient
-from digest.deliver.message import GREETING_FALLBACK, list_id, personalise
+from digest.deliver.message import GREETING_FALLBACK, MAX_DISPLAY_NAME_LENGTH, MAX_SUBJECT_LENGTH, list_id, personalise
 from digest.deliver.sendgrid import SendGridTransport, build_request
 from digest.editions import EditionStore
 from digest.errors import ConfigError, ProviderRejectedError
 from digest.ledger import Ledger
-from digest.models import PLACEHOLDERS, Bullet, Digest, Edition, Section, SourceRef, SourceReport
+from digest.models import PLACEHOLDERS, UNSAFE_CHARACTERS, Bullet, Digest, Edition, Section, SourceRef, SourceReport
 from digest.render import render_email
 from digest.subscribers import read_subscribers
 from digest.tokens import read_token, subscriber_id, unsubscribe_url
@@ -162,6 +163,37 @@ def test_each_reader_sees_their_own_name_and_unsubscribe_link_in_both_parts(send
         assert page.find("a", string="Unsubscribe")["href"] == reader.unsubscribe_url  # type: ignore[index]
         assert "1 Example Street, London EC1A 1AA" in text and "1 Example Street, London EC1A 1AA" in html
     assert "<Ltd>" not in as_delivered(request.body, 0)[2]
+
+
+HOSTILE_NAMES = (
+    "Smith, John; evil@example.com",  # SendGrid would split at ',' and ';' and mail the pieces
+    "Eve\r\nBcc: evil@example.com",
+    "\u202emoc.elpmaxe@eve",
+    "Éva " + "A" * 10_240,  # over SendGrid's 10,000 bytes of substitutions in one personalization
+)
+
+
+def test_hostile_names_and_subjects_reach_sendgrid_on_one_line_short_and_naming_nobody_else(
+    sendgrid_server: SendGridServer,
+) -> None:
+    hostile = NEWSLETTER.name + "\r\nX-Injected: yes \u202e" + "B" * 10_240
+    config = make_config(sendgrid_server.url)
+    config = replace(config, newsletter=replace(NEWSLETTER, name=hostile, from_name=hostile))
+    edition = replace(EDITION, email=replace(EDITION.email, subject=hostile))
+    readers = [recipient(f"reader{i}@example.com", name) for i, name in enumerate(HOSTILE_NAMES)]
+
+    outcomes = SendGridTransport(config, sleep=no_sleep).send_batch(edition, readers)
+
+    assert [o.status for o in outcomes] == ["sent"] * len(readers)  # the stand-in's schema and limits held
+    (request,) = sendgrid_server.accepted
+    names = [request.body["from"]["name"], *(p["to"][0]["name"] for p in request.personalizations)]
+    for text in (request.body["subject"], *names, *request.body["headers"].values()):
+        assert not UNSAFE_CHARACTERS.search(text) and "\r" not in text and "\n" not in text, repr(text)
+    assert len(request.body["subject"]) <= MAX_SUBJECT_LENGTH
+    assert max(len(name) for name in names) <= MAX_DISPLAY_NAME_LENGTH
+    assert request.recipients == tuple(reader.email for reader in readers)
+    assert names[1] == "Smith John evil@example.com"
+    assert names[4] == "Éva…"
 
 
 def test_a_test_send_is_marked_in_the_subject_and_custom_args(sendgrid_server: SendGridServer) -> None:

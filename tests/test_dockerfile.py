@@ -1,6 +1,6 @@
 """The Dockerfile, checked by reading it (no Docker engine here): hadolint, then what it promises.
 
-Promises: a python:3.11-slim image that installs this repo's package, runs `digest schedule`
+Promises: a python:3.11-slim image that installs the locked packages and this repo's package, runs `digest schedule`
 as a non-root user, keeps state in the /data volume and stops promptly on `docker stop`.
 """
 
@@ -131,7 +131,19 @@ def test_everything_the_wheel_builds_from_is_copied(instructions: list[Instructi
     wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]
     needed = {"pyproject.toml", project["project"]["readme"], *wheel["packages"], *wheel["force-include"]}
     assert needed <= set(copy_sources(instructions))
-    assert any("pip install --no-cache-dir ." in run for run in values_of(instructions, "RUN"))
+
+
+def test_the_image_installs_exactly_the_locked_packages_then_digest_without_resolving(
+    instructions: list[Instruction],
+) -> None:
+    """What `make demo` does: the lock with its hashes, then the package with nothing added."""
+    assert "requirements.txt" in copy_sources(instructions)
+    runs = values_of(instructions, "RUN")
+    locked = [i for i, run in enumerate(runs) if "pip install --no-cache-dir --require-hashes --no-deps -r requirements.txt" in run]
+    package = [i for i, run in enumerate(runs) if "pip install --no-cache-dir --no-deps --no-build-isolation ." in run]
+    assert locked and package and locked[0] < package[0], runs
+    assert "pip check" in runs[package[0]]
+    assert all("pip install" not in run or "--no-deps" in run for run in runs), "a pip install that resolves on its own"
 
 
 def test_local_state_and_subscriber_data_stay_out_of_the_image(ignore_patterns: list[str]) -> None:

@@ -84,6 +84,11 @@ def test_day_two_repeats_nothing_from_day_one_and_brings_the_new_story(tmp_path:
     from_new_story = [item["text"] for item in day_2 if item["source"]["url"] == replaced.as_uri()]
     assert from_new_story and all(text in new_story for text in from_new_story)
     assert outbox(config, "2026-11-27") == ["reader1_at_example.org.eml", "reader2_at_example.org.eml"]
+    # What is new leads: a section the new story speaks to opens with it, ahead of the unchanged pages.
+    result = invoke(config, "preview", "--edition", "2026-11-27", "--format", "json", "--out", "-", env=env_at(DAY_2))
+    sections = [s["items"] for s in json.loads(result.stdout)["sections"]]
+    speaking = [s for s in sections if any(item["source"]["url"] == replaced.as_uri() for item in s)]
+    assert speaking and all(s[0]["source"]["url"] == replaced.as_uri() for s in speaking)
 
 
 STORY = """<!doctype html><html><head><meta charset="utf-8"><title>Harbour bridge reopens</title></head><body><article>
@@ -123,6 +128,33 @@ def test_an_edition_with_nothing_new_is_not_sent_and_a_send_by_hand_needs_allow_
     sent = invoke(config, "send", "--yes", "--allow-empty", env=env_at(DAY_2))
     assert sent.exit_code == 0, sent.output
     assert outbox(config, "2026-11-27") == ["reader1_at_example.org.eml", "reader2_at_example.org.eml"]
+
+
+def test_a_day_two_leads_with_a_new_page_ahead_of_what_an_unchanged_page_still_holds(tmp_path: Path) -> None:
+    bridge, pilots = tmp_path / "bridge.html", tmp_path / "pilots.html"
+    bridge.write_text(article(
+        "Harbour bridge reopens",
+        "The harbour bridge in Porthaven reopened to traffic on Wednesday after repairs costing £4.2m, the city council said.",
+        "Council leader Mara Quint said the bridge would carry 18,000 vehicles a day once the ferry terminal reopens in March.",
+        "Harbour tolls will rise to £2.50 in April, raising £1.1m a year for bridge maintenance, the council confirmed.",
+        "The ferry operator Tidewater said it would add 12 crossings a day to the harbour timetable from May.",
+    ), encoding="utf-8")
+    config = make_config(tmp_path, bridge, HARBOUR + "max_items = 2\n")
+    assert invoke(config, "run", env=env_at(DAY_1)).exit_code == 0
+    # Day 2: the bridge page is unchanged (two of its statements were not sent yet); a new page has a modest one.
+    pilots.write_text(article(
+        "Harbour pilots end dispute",
+        "Gulls wheeled over the quay as the pilots gathered in the rain.",
+        "Most of them had worked through the night.",
+        "Harbour pilots voted to accept a new pay deal, ending a dispute.",
+    ), encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + f'\n[[sources]]\nurl = "{pilots}"\n', encoding="utf-8")
+
+    assert invoke(config, "run", env=env_at(DAY_2)).exit_code == 0
+
+    day_2 = items(config, "2026-11-27")
+    assert [item["source"]["url"] for item in day_2] == [pilots.as_uri(), bridge.as_uri()]
+    assert day_2[0]["text"] == "Harbour pilots voted to accept a new pay deal, ending a dispute."
 
 
 def rss(base_url: str, *entries: tuple[str, str, str]) -> str:
@@ -178,7 +210,8 @@ def stored(store: EditionStore, edition_id: str) -> None:
     bullet = Bullet(f"Statement of {edition_id}.", SourceRef(f"https://news.example.org/{edition_id}", "Story"))
     digest = Digest(edition_id, "Brief", datetime(2026, 11, 1, tzinfo=UTC), (Section("News", (bullet,)),), ())
     email = Email(edition_id, "Brief", "", "<p>html</p>", "text")
-    store.save(Edition(edition_id, digest, email, datetime(2026, 11, 1, tzinfo=UTC), feed_entries=(f"https://feed.example.org/{edition_id}",)))
+    store.save(Edition(edition_id, digest, email, datetime(2026, 11, 1, tzinfo=UTC), article_hashes=(f"hash-{edition_id}",),
+                       feed_entries=(f"https://feed.example.org/{edition_id}",)))
 
 
 def test_history_holds_the_statements_of_editions_sent_in_the_window_and_every_sent_feed_entry(tmp_path: Path) -> None:
@@ -196,4 +229,5 @@ def test_history_holds_the_statements_of_editions_sent_in_the_window_and_every_s
 
     # 2026-11-18 is eight days before: out of the window; 2026-11-24 went out as a test copy only.
     assert history.statements == ("Statement of 2026-11-25.", "Statement of 2026-11-19.")
+    assert history.article_hashes == {"hash-2026-11-25", "hash-2026-11-19"}
     assert history.feed_entries == {f"https://feed.example.org/{d}" for d in ("2026-11-18", "2026-11-19", "2026-11-25")}

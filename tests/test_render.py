@@ -15,6 +15,7 @@ from digest.config import EmailConfig, NewsletterConfig, bundled_dir
 from digest.errors import RenderError
 from digest.models import (
     NAME_PLACEHOLDER,
+    UNSAFE_CHARACTERS,
     UNSUBSCRIBE_URL_PLACEHOLDER,
     Bullet,
     Digest,
@@ -319,6 +320,20 @@ def test_untrusted_markup_is_escaped_in_html_and_literal_in_text() -> None:
     assert "[2] Local page" in email.text.splitlines()
     assert "javascript:" not in email.text and "file:" not in email.text
     assert "&amp;" not in email.text and "&lt;" not in email.text
+
+
+def test_control_and_bidi_characters_from_a_page_neither_stop_the_edition_nor_reach_the_reader() -> None:
+    # A stored edition, a feed or an older extractor may hand render such text; MJML's XML parser
+    # refuses the ESC and U+FFFE outright, and U+202E would show "exe.gnp" as "png.exe".
+    spoofed = SourceRef("https://evil.example/a", "Talks \u202egnp.exe\x1b\ufffe\x00")
+    digest = make_digest(
+        Section("Ukraine\x0b peace", (Bullet("A ceasefire\x1b was agreed \u2066in Geneva\u2069.", spoofed),)),
+        sources=(SourceReport(spoofed.url, spoofed.title, "error", "HTTP\x07 503"),),
+    )
+    email = render_email(digest, NEWSLETTER)
+    for part in (email.html, email.text, email.preheader):
+        assert not UNSAFE_CHARACTERS.search(part)
+    assert "Talks gnp.exe" in email.text and "A ceasefire was agreed in Geneva." in email.text
 
 
 def test_planted_placeholders_do_not_survive_rendering() -> None:

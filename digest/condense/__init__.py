@@ -3,25 +3,32 @@
 Extractive only: a bullet shows words of its article exactly as written, credited to it.
 
 1. Split (text.py). Paragraphs are cut into sentences by `sentencex`. A sentence can be a bullet
-   when it is a finished statement of 6 to 50 words, not a question, teaser, caption, byline or
-   link. One that leans on the sentence before ("However,", "He said", "This ...") is shown
-   without that opening phrase when the rest is a whole sentence starting with a capital
-   ("In light of this shifting landscape, Starmer and Macron ..." shows from "Starmer"), else
-   joined with the sentence before it, else not at all. A long lead-in clause of a sentence over
-   40 words is left off the same way.
-2. Assign (sections.py). Each sentence goes to the section its title, keywords and the words
-   learnt from the day's own text point to, or to none.
-3. Rank (news.py). Newsworthiness: figures, names, acts and decisions, quotes with their speaker,
-   the first paragraphs, the lead article; background, biography and scene-setting rank low.
-   score = news + 0.3 * relevance (capped at 3), shown on a 0-1 scale as score / (score + 1).
-4. Leave out what was sent (repeats.py). A candidate saying what a statement of a recent edition
+   when it is a finished statement of 6 to 60 words, not a question, teaser, caption, byline or
+   link. One that leans on the sentence before ("However,", "He said", "In light of this, ...") is
+   joined with it when the two make one bullet of at most 50 words, else not used: a bullet never
+   starts part-way into a sentence.
+2. Assign (sections.py). Each sentence goes to the section its own words point to (title,
+   keywords and words learnt from the day's text); when they do not decide, to the one the rest
+   of its paragraph, or else its article's headline and first paragraph, clearly point to; or to
+   none.
+3. Keep news (news.py). Background (biography, history told through old years, what an
+   institution is, a recap of another story) and statements with no element of news (no amount,
+   act, claim credited to someone or date of the day: scene-setting, transitions) go in no section.
+4. Rank (news.py). Newsworthiness: figures, names, acts and decisions, quotes with their speaker,
+   the article's first statement and its first paragraph on the section's topic, the lead article.
+   score = news + 0.3 * relevance (capped at 1.5), shown on a 0-1 scale as score / (score + 1).
+   Statements of articles that went unchanged into a sent edition (`stale_urls`) rank below all
+   others, so an edition leads with what is new, and only follow a new statement: a section
+   with nothing new comes out empty rather than refilled with yesterday's story.
+5. Leave out what was sent (repeats.py). A candidate saying what a statement of a recent edition
    said (`history`), with no new figure, is dropped; a section may come out empty. The shortlist
    below is filled with candidates not sent before.
-5. Choose. Going down the ranking, each section takes up to `max_items` statements scoring at
+6. Choose. Going down the ranking, each section takes up to `max_items` statements scoring at
    least `min_score` (and 0.5 raw, below which a statement is filler). Each step takes the best
    score less its share already said by the section's bullets (MMR). One that says the same as a
    chosen bullet becomes one of that bullet's `also` sources instead; one that is mostly said
-   already (80%) is dropped.
+   already (80%; 50% for a related page's passing mention of another section's topic, most often
+   a recap) is dropped.
 
 Only the best 3 * max_items (at least 12) candidates of each section are compared with each
 other and with the history, so the work grows with the number of sentences, not its square.
@@ -32,12 +39,13 @@ Sections come out in config order, empty ones included. Digest.sources lists eve
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from digest.condense.news import newsworthiness
+from digest.condense.news import is_background, newsworthiness, states_news
 from digest.condense.repeats import Fingerprint, History, Similarity, fingerprint
 from digest.condense.sections import SectionAssigner
 from digest.condense.text import Sentence, article_sentences, split_sentences
@@ -52,6 +60,9 @@ RELEVANCE_WEIGHT = 0.3
 RELEVANCE_CAP = 1.5
 REDUNDANCY_PENALTY = 1.0
 MOSTLY_SAID = 0.8
+# A related page's passing mention of another section's topic is most often a recap of the story that
+# section already tells in other words: it needs to be mostly new to earn a place.
+SIDE_MENTION_SAID = 0.5
 SHORTLIST_PER_ITEM = 3
 SHORTLIST_MIN = 12
 QUALITY_FLOOR = 0.5  # raw score below which a statement is filler, whatever min_score says
@@ -64,14 +75,16 @@ class _Candidate:
     section: int
     score: float  # raw score, see the module docstring
     print: Fingerprint
+    stale: bool  # from an article that went unchanged into a sent edition
+    side_mention: bool  # a related page's passing mention of a section other than its own topic
 
     @property
     def article(self) -> int:
         return self.sentence.article
 
     @property
-    def rank_key(self) -> tuple[float, int, int]:
-        return (-self.score, self.sentence.article, self.sentence.position)
+    def rank_key(self) -> tuple[bool, float, int, int]:
+        return (self.stale, -self.score, self.sentence.article, self.sentence.position)
 
 
 @dataclass(slots=True)
@@ -95,7 +108,7 @@ def statement_sections(articles: Sequence[Article], sections: Sequence[SectionCo
     For comparing other ways of choosing sentences under the same assignment (benchmarks).
     """
     sentences = _sentences(articles)
-    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections])
+    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections], [a.title for a in articles])
     found = {}
     for index, sentence in enumerate(sentences):
         section = assigner.section_of(index)
@@ -104,10 +117,13 @@ def statement_sections(articles: Sequence[Article], sections: Sequence[SectionCo
     return found
 
 
-def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner: SectionAssigner) -> list[_Candidate]:
+def _candidates(
+    articles: Sequence[Article], sentences: list[Sentence], assigner: SectionAssigner, year: int, stale_urls: frozenset[str]
+) -> list[_Candidate]:
     found = []
+    earlier: defaultdict[tuple[int, int], set[int]] = defaultdict(set)  # (article, section) -> paragraphs with candidates
     for index, sentence in enumerate(sentences):
-        if sentence.shown is None:
+        if sentence.shown is None or is_background(sentence.shown, year) or not states_news(sentence.shown):
             continue
         joined = index > 0 and sentence.shown != sentence.text and sentence.shown.endswith(sentence.text)
         section = assigner.section_of(index)
@@ -120,7 +136,15 @@ def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner
         if joined:
             relevance = max(relevance, assigner.relevance_of(index - 1, section))
         relevance = min(relevance, RELEVANCE_CAP)
-        score = newsworthiness(sentence.shown, paragraph=sentence.paragraph, first=sentence.position == 0, lead_article=lead)
+        # The inverted pyramid holds per topic: the lead article's first paragraph on a section's topic
+        # holds its main fact on it, even deep in the article. A related page is about its own topic: what
+        # it says in passing on another section's (often a recap of the lead story) ranks by its place.
+        paragraphs_before = earlier[(sentence.article, section)] - {sentence.paragraph}
+        earlier[(sentence.article, section)].add(sentence.paragraph)
+        home = assigner.home_of(sentence.article)
+        side_mention = not lead and home is not None and home != section
+        depth = sentence.depth if side_mention else len(paragraphs_before)
+        score = newsworthiness(sentence.shown, depth=depth, lede=sentence.lede, lead_article=lead)
         found.append(
             _Candidate(
                 text=sentence.shown,
@@ -128,6 +152,8 @@ def _candidates(articles: Sequence[Article], sentences: list[Sentence], assigner
                 section=section,
                 score=score + RELEVANCE_WEIGHT * relevance,
                 print=fingerprint(sentence.shown),
+                stale=articles[sentence.article].url in stale_urls,
+                side_mention=side_mention,
             )
         )
     return found
@@ -168,7 +194,7 @@ def _choose(
         if not open_sections:
             leftovers.extend(remaining)
             break
-        best = max(open_sections, key=lambda c: (adjusted(c), -c.article, -c.sentence.position))
+        best = max(open_sections, key=lambda c: (not c.stale, adjusted(c), -c.article, -c.sentence.position))
         remaining.remove(best)
         twin = _same_as(best, chosen, similarity)
         if twin is not None:
@@ -176,9 +202,12 @@ def _choose(
                 twin.also.append(best.article)
             continue
         picked = chosen[best.section]
+        if best.stale and all(p.candidate.stale for p in picked):
+            continue  # a section with nothing new says so rather than refill with yesterday's story
         said_terms = frozenset().union(*(p.candidate.print.terms for p in picked))
         said_figures = frozenset().union(*(p.candidate.print.figures for p in picked))
-        if picked and similarity.covered(best.print, said_terms, said_figures) >= MOSTLY_SAID:
+        mostly = SIDE_MENTION_SAID if best.side_mention else MOSTLY_SAID
+        if picked and similarity.covered(best.print, said_terms, said_figures) >= mostly:
             continue
         chosen[best.section].append(_Chosen(best))
     for candidate in leftovers:
@@ -191,7 +220,8 @@ def _choose(
 def _same_as(candidate: _Candidate, chosen: list[list[_Chosen]], similarity: Similarity) -> _Chosen | None:
     for picked in chosen:
         for item in picked:
-            if similarity.same_statement(candidate.print, item.candidate.print):
+            headlines = candidate.sentence.lede and item.candidate.sentence.lede and candidate.article != item.candidate.article
+            if similarity.same_statement(candidate.print, item.candidate.print, headlines=headlines):
                 return item
     return None
 
@@ -222,16 +252,20 @@ def condense(
     now: datetime,
     failures: Sequence[SourceFailure] = (),
     history: Sequence[str] = (),
+    stale_urls: frozenset[str] = frozenset(),
 ) -> Digest:
     """Build the digest of one edition from its articles. Pure; raises nothing of its own.
 
     `history` holds the statements (bullet texts) already sent in recent editions: a sentence
     saying the same again is left out unless its figures changed, so a section may come out empty.
+    `stale_urls` names the articles that went unchanged into a sent edition: their statements rank
+    below those of new or changed articles, so an edition leads with what is new, and a section with
+    no new statement comes out empty.
     """
     sentences = _sentences(articles)
-    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections])
+    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections], [a.title for a in articles])
     similarity = Similarity(assigner.idf)
-    candidates = _candidates(articles, sentences, assigner)
+    candidates = _candidates(articles, sentences, assigner, now.year, stale_urls)
     shortlist = _shortlist(candidates, sections, History(history, similarity))
     chosen = _choose(shortlist, sections, similarity)
     logger.debug(

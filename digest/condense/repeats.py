@@ -1,11 +1,14 @@
 """When two statements say the same thing: across today's sources, and against recent editions.
 
 Two statements are compared on their content words (stemmed, weighted by idf over the day's
-sentences) and their figures. They are the same statement when their figures agree (one's set of
-figures holds the other's) and either they share an amount (not a bare year) and 35% of the
-smaller one's weight, or they share 45% of their joint weight, or 70% of the smaller one's.
-A statement sent in a recent edition is a repeat when a candidate says the same and states no
-figure the sent one did not: "rose to 5.2%, up from 5.1%" is news after "rose to 5.1%".
+sentences) and their figures. They are the same statement when they share an amount (not a bare
+year) and 35% of the smaller one's weight (20% for two articles' first statements, where each outlet
+puts the day's main fact), whatever other figures each adds (two outlets rarely quote the same side
+figures); or when their figures agree (one's set of figures holds the other's)
+and they share 45% of their joint weight, or 70% of the smaller one's.
+A statement sent in a recent edition is a repeat when a candidate says the same, states no figure
+the sent one did not ("rose to 5.2%, up from 5.1%" is news after "rose to 5.1%") and, when it
+states no amount, half of its weight was in the sent statement.
 """
 
 from __future__ import annotations
@@ -17,8 +20,14 @@ from dataclasses import dataclass
 from digest.condense.text import content_terms, figures, is_year
 
 SHARED_AMOUNT_OVERLAP = 0.35
+# Two articles' first statements sharing an amount are the day's headline fact told by two outlets,
+# each in its own words ("2,000 homes were flooded" / "flooded more than 2,000 properties").
+HEADLINE_SHARED_AMOUNT_OVERLAP = 0.2
 SAME_JACCARD = 0.45
 SAME_OVERLAP = 0.70
+# With no amount to tie it to a sent statement, a candidate repeats it only when at least half of what
+# it says (by weight) was said: topic words alone make a new act on the same subject look the same.
+REPEAT_SAID = 0.5
 FIGURE_WEIGHT = 2.0  # a shared figure weighs this many times the rarest word's idf
 
 
@@ -54,16 +63,18 @@ class Similarity:
         union = total_a + total_b - shared
         return shared, total_a, total_b, union
 
-    def same_statement(self, a: Fingerprint, b: Fingerprint) -> bool:
-        """Whether two statements report the same thing (see the module docstring)."""
-        if not (a.figures <= b.figures or b.figures <= a.figures):
-            return False
+    def same_statement(self, a: Fingerprint, b: Fingerprint, *, headlines: bool = False) -> bool:
+        """Whether two statements report the same thing (see the module docstring); `headlines` when both
+        are the first statements of their articles."""
         shared, total_a, total_b, union = self._weights(a, b)
         if shared == 0:
             return False
         overlap = shared / min(total_a, total_b)
-        if a.amounts & b.amounts and overlap >= SHARED_AMOUNT_OVERLAP:
-            return True
+        enough = HEADLINE_SHARED_AMOUNT_OVERLAP if headlines else SHARED_AMOUNT_OVERLAP
+        if a.amounts & b.amounts and overlap >= enough:
+            return True  # the same amount said of the same things, whatever else each adds
+        if not (a.figures <= b.figures or b.figures <= a.figures):
+            return False
         return shared / union >= SAME_JACCARD or overlap >= SAME_OVERLAP
 
     def covered(self, a: Fingerprint, terms: frozenset[str], stated: frozenset[str]) -> float:
@@ -93,6 +104,11 @@ class History:
             return True
         nearby = {index for term in candidate.terms for index in self.by_term.get(term, ())}
         return any(
-            candidate.figures <= self.sent[index].figures and self.similarity.same_statement(candidate, self.sent[index])
+            candidate.figures <= self.sent[index].figures
+            and self.similarity.same_statement(candidate, self.sent[index])
+            and (
+                bool(candidate.amounts)
+                or self.similarity.covered(candidate, self.sent[index].terms, self.sent[index].figures) >= REPEAT_SAID
+            )
             for index in sorted(nearby)
         )

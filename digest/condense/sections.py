@@ -8,12 +8,21 @@
    them join the section's vocabulary, weighted by how often they occur there, their idf, and the
    square of their share among all sections' examples, so a word common to two sections'
    examples counts for little.
-3. Relevance. A sentence's relevance to a section sums the weights of the seeds and expansion
-   words it holds, strongest first, the k-th divided by sqrt(k); a little of its paragraph's
-   and article's relevance is added, so a sentence leans towards the topic of its neighbours.
-4. Assignment. The sentence goes to the section it is most relevant to, when that relevance
-   reaches a floor, owes something to a seed or to two expansion words (never to one word shared
-   with the runner-up alone), and beats the runner-up by a margin. Otherwise it goes nowhere.
+3. Relevance. A sentence's own relevance to a section sums the weights of the seeds and expansion
+   words it holds, strongest first, the k-th divided by sqrt(k); a word found only in a trailing
+   side clause (", with most of the rise going to ...") counts half. Half of the average of its
+   paragraph's other sentences and 0.45 of its article's average are added.
+4. Assignment, in order:
+   - by its own words: the section it is most relevant to, when that relevance reaches a floor,
+     owes something to a seed or to two expansion words (never to one word shared with the
+     runner-up alone), and beats the runner-up by a margin;
+   - else by its paragraph: the section the paragraph's other sentences are clearly about, when
+     its relevance with context agrees and its own words make no case for another section;
+   - else by its article: the section the article's headline and first paragraph are clearly
+     about (a headline fact needs no keyword of its own), when the sentence hangs together with
+     the article (shares a word with its headline, first paragraph or neighbouring paragraphs)
+     and its own words make no case for another section;
+   - else none.
 """
 
 from __future__ import annotations
@@ -23,15 +32,16 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from digest.condense.text import STOP_WORDS, Sentence, stem, words
+from digest.condense.text import STOP_WORDS, Sentence, content_terms, stem, stems, words
 
 TITLE_WORD_SHARE = 0.5
 FEEDBACK_SENTENCES = 12  # at most this many clear examples per section feed the expansion
 FEEDBACK_MIN_DF = 2  # a word must occur in this many examples to join the vocabulary
 EXPANSION_TERMS = 25
 EXPANSION_CAP = 0.6  # one expansion word is worth at most this fraction of an average seed
-PARAGRAPH_CONTEXT = 0.25
+PARAGRAPH_CONTEXT = 0.5  # a paragraph is the unit of one topic in news copy: it weighs as half a sentence's own words
 ARTICLE_CONTEXT = 0.45
+ASIDE_SHARE = 0.5  # a word only in a trailing side clause (", with most going to ...") counts half
 RELEVANCE_FLOOR = 0.75  # in units of an average seed match
 MARGIN = 1.25  # the winner must beat the runner-up by this factor
 
@@ -88,7 +98,12 @@ def _diminishing(values: list[float]) -> float:
 class SectionAssigner:
     """Built once from the day's sentences; tells each sentence's section (or None)."""
 
-    def __init__(self, sentences: Sequence[Sentence], sections: Sequence[tuple[str, Sequence[str]]]) -> None:
+    def __init__(
+        self,
+        sentences: Sequence[Sentence],
+        sections: Sequence[tuple[str, Sequence[str]]],
+        titles: Sequence[str] = (),
+    ) -> None:
         self.sentences = sentences
         self.idf = _idf(sentences)
         default_idf = math.log(1 + len(sentences)) + 1.0
@@ -112,12 +127,23 @@ class SectionAssigner:
         seed_scores = [[self._own(sentence, v) for v in seed_vocabularies] for sentence in sentences]
         self.vocabularies = self._expand(seed_vocabularies, seed_scores)
         own = [[self._own(sentence, v) for v in self.vocabularies] for sentence in sentences]
+        self.own = own
+        self.topics = self._topics(own, titles)
+        self.homes = {article: self._clear_winner(row) for article, row in self.topics.items()}
+        self.paragraph_topics = self._paragraph_topics()
+        self.cohesive = self._cohesion(titles)
         self.relevance = self._with_context(own)
         self.evidence = [self._evidence(sentence) for sentence in sentences]
 
     def _own(self, sentence: Sentence, vocabulary: Vocabulary) -> float:
-        matched = [weight for term, weight in vocabulary.terms.items() if term in sentence.terms]
-        matched += [weight for phrase, weight in vocabulary.phrases.items() if _phrase_in(phrase, sentence.stems)]
+        return self._match(sentence.terms, sentence.stems, vocabulary, sentence.aside)
+
+    @staticmethod
+    def _match(
+        terms: frozenset[str], sequence: tuple[str, ...], vocabulary: Vocabulary, aside: frozenset[str] = frozenset()
+    ) -> float:
+        matched = [weight * (ASIDE_SHARE if term in aside else 1.0) for term, weight in vocabulary.terms.items() if term in terms]
+        matched += [weight for phrase, weight in vocabulary.phrases.items() if _phrase_in(phrase, sequence)]
         return _diminishing(matched) if matched else 0.0
 
     def _expand(self, seeded: list[Vocabulary], scores: list[list[float]]) -> list[Vocabulary]:
@@ -150,6 +176,56 @@ class SectionAssigner:
             best = sorted(gains.items(), key=lambda item: (-item[1], item[0]))[:EXPANSION_TERMS]
             expanded.append(Vocabulary({**dict(best), **vocabulary.terms}, vocabulary.phrases, vocabulary.seeds))
         return expanded
+
+    def _topics(self, own: list[list[float]], titles: Sequence[str]) -> dict[int, list[float]]:
+        """What each article is about: the relevance of its headline plus the average of its first paragraph's."""
+        sections = len(self.vocabularies)
+        lead_sum: defaultdict[int, list[float]] = defaultdict(lambda: [0.0] * sections)
+        lead_size: Counter[int] = Counter()
+        for sentence, row in zip(self.sentences, own, strict=True):
+            if sentence.depth == 0:
+                lead_size[sentence.article] += 1
+                for i, value in enumerate(row):
+                    lead_sum[sentence.article][i] += value
+        topics = {}
+        for article in {sentence.article for sentence in self.sentences}:
+            title = titles[article] if article < len(titles) else ""
+            terms, sequence = content_terms(title), stems(title)
+            title_row = [self._match(terms, sequence, v) for v in self.vocabularies]
+            size = max(lead_size[article], 1)
+            topics[article] = [t + lead / size for t, lead in zip(title_row, lead_sum[article], strict=True)]
+        return topics
+
+    def _cohesion(self, titles: Sequence[str]) -> list[bool]:
+        """Per sentence: whether it shares a word with its article's headline, first paragraph, own paragraph
+        or the paragraphs either side (all its words count here, who said it included)."""
+        words_of = [content_terms(sentence.text) for sentence in self.sentences]
+        in_paragraph: defaultdict[tuple[int, int], Counter[str]] = defaultdict(Counter)
+        first_paragraph: dict[int, int] = {}
+        for sentence, terms in zip(self.sentences, words_of, strict=True):
+            in_paragraph[(sentence.article, sentence.paragraph)].update(terms)
+            if sentence.depth == 0:
+                first_paragraph.setdefault(sentence.article, sentence.paragraph)
+        found = []
+        for sentence, terms in zip(self.sentences, words_of, strict=True):
+            article, paragraph = sentence.article, sentence.paragraph
+            own_paragraph = in_paragraph[(article, paragraph)]
+            nearby = {term for term in terms if own_paragraph[term] > 1}  # another sentence there has it
+            nearby |= content_terms(titles[article]) if article < len(titles) else frozenset()
+            for other in (first_paragraph.get(article), paragraph - 1, paragraph + 1):
+                if other is not None and other != paragraph:
+                    nearby |= set(in_paragraph.get((article, other), ()))
+            found.append(bool(terms & nearby))
+        return found
+
+    def _clear_winner(self, row: list[float]) -> int | None:
+        if not row:
+            return None
+        best = max(range(len(row)), key=lambda i: (row[i], -i))
+        runner_up = max((v for i, v in enumerate(row) if i != best), default=0.0)
+        if row[best] < RELEVANCE_FLOOR or row[best] < MARGIN * runner_up:
+            return None
+        return best
 
     def _with_context(self, own: list[list[float]]) -> list[list[float]]:
         """Own relevance plus a little of the paragraph's and the article's."""
@@ -189,12 +265,21 @@ class SectionAssigner:
     def section_of(self, index: int) -> int | None:
         """The section of the index-th sentence, or None when it belongs to none."""
         row = self.relevance[index]
-        if not row:
-            return None
-        best = max(range(len(row)), key=lambda i: (row[i], -i))
-        runner_up = max((v for i, v in enumerate(row) if i != best), default=0.0)
-        if row[best] < RELEVANCE_FLOOR or row[best] < MARGIN * runner_up:
-            return None
+        best = self._clear_winner(row)
+        found = self._by_own_words(index, best) if best is not None else None
+        if found is not None:
+            return found
+        paragraph = self.paragraph_topics[index]
+        if paragraph is not None and best == paragraph and self._leans_nowhere_else(index, paragraph):
+            return paragraph  # its own words do not decide: the rest of its paragraph clearly does
+        home = self.homes[self.sentences[index].article]
+        if home is not None and best in (None, home) and self._inherits(index, home):
+            return home
+        return None
+
+    def _by_own_words(self, index: int, best: int) -> int | None:
+        """`best` when the sentence's own words back it: a seed, or two learnt words, not all shared with another section."""
+        row = self.relevance[index]
         evidence = self.evidence[index]
         vocabulary = self.vocabularies[best]
         own = evidence[best]
@@ -206,6 +291,42 @@ class SectionAssigner:
         if not seeds and len(own) < 2:
             return None
         return best
+
+    def _inherits(self, index: int, section: int) -> bool:
+        """Whether the sentence may take its article's topic `section`.
+
+        A headline fact needs no keyword of its own, but the sentence must hang together with its article
+        (share a word with its headline, its first paragraph or the paragraphs around it: an unrelated
+        paragraph dropped into a page does not), and its own words must make no case for another section.
+        """
+        return self._leans_nowhere_else(index, section) and self.cohesive[index]
+
+    def _leans_nowhere_else(self, index: int, section: int) -> bool:
+        """Whether the sentence's own words make no case for a section other than `section`."""
+        return all(value < RELEVANCE_FLOOR for other, value in enumerate(self.own[index]) if other != section)
+
+    def _paragraph_topics(self) -> list[int | None]:
+        """Per sentence: the section the other sentences of its paragraph are clearly about, on average."""
+        sums: defaultdict[tuple[int, int], list[float]] = defaultdict(lambda: [0.0] * len(self.vocabularies))
+        sizes: Counter[tuple[int, int]] = Counter()
+        for sentence, row in zip(self.sentences, self.own, strict=True):
+            key = (sentence.article, sentence.paragraph)
+            sizes[key] += 1
+            for i, value in enumerate(row):
+                sums[key][i] += value
+        found: list[int | None] = []
+        for sentence, row in zip(self.sentences, self.own, strict=True):
+            key = (sentence.article, sentence.paragraph)
+            others = sizes[key] - 1
+            found.append(
+                self._clear_winner([(total - value) / others for total, value in zip(sums[key], row, strict=True)])
+                if others else None
+            )
+        return found
+
+    def home_of(self, article: int) -> int | None:
+        """The section an article is clearly about, from its headline and first paragraph; None when unclear."""
+        return self.homes.get(article)
 
     def relevance_of(self, index: int, section: int) -> float:
         return self.relevance[index][section]

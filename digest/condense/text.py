@@ -1,8 +1,8 @@
 """Sentences, words and figures: the text side of condense.
 
-A sentence is kept exactly as written. What a reader may be shown of it (a `Statement`) is either
-the whole sentence, the sentence without a leading phrase that leans on the text before it, or the
-sentence joined with the one before it; in every case a verbatim slice of the article.
+A sentence is kept exactly as written. What a reader may be shown of it is either the whole
+sentence or, when it leans on the sentence before, the two joined; in every case a verbatim slice
+of the article, never part of a sentence.
 """
 
 from __future__ import annotations
@@ -10,13 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from sentencex import segment
 from snowballstemmer import stemmer
 
 MIN_WORDS = 6
-MAX_WORDS = 50  # hard limit for one item; items over TARGET_WORDS rank lower
+# One whole sentence is never cut, so it may run longer than a pair joined to stand alone; past 60
+# words a "sentence" is mostly a run-on list or a failed split. Items over TARGET_WORDS rank lower.
+MAX_WORDS = 60
+MAX_JOINED_WORDS = 50
 TARGET_WORDS = 40
 MAX_LEAD_IN_WORDS = 15
 
@@ -36,7 +40,12 @@ _BOILERPLATE_ANYWHERE = re.compile(
 )
 WORD_TOKEN = re.compile(r"[^\W_]\S*")  # one match per whitespace-separated token holding a letter or digit
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_FIGURE = re.compile(r"[£€$¥]?\d(?:[\d,.]*\d)?(?:\s?(?:%|per\s?cent|bn|billion|m\b|million|tn|trillion|km|kg|mph|GW|MW|GB|TB))?", re.IGNORECASE)
+_FIGURE = re.compile(
+    r"([£€$¥]?)(\d(?:[\d,.]*\d)?)(?:\s?(%|per\s?cent\b|bn\b|billion|m\b|million|tn\b|trillion|k\b|thousand))?",
+    re.IGNORECASE,
+)
+_MAGNITUDES = {"k": 10**3, "thousand": 10**3, "m": 10**6, "million": 10**6, "bn": 10**9, "billion": 10**9,
+               "tn": 10**12, "trillion": 10**12}
 _YEAR = re.compile(r"^(?:1[89]|20|21)\d\d$")
 
 # Openings that need the sentence before: connectives, and pronouns or demonstratives as subject.
@@ -44,7 +53,7 @@ _CONNECTIVES = (
     "however|moreover|furthermore|meanwhile|nevertheless|nonetheless|additionally|instead|indeed|likewise|"
     "similarly|consequently|therefore|thus|hence|besides|otherwise|still|yet|also|then|even so|in addition|"
     "as a result|at the same time|in turn|in contrast|by contrast|on the other hand|for example|for instance|"
-    "in other words|after all|what is more|that said|even then|separately|but|and|or|so"
+    "in other words|after all|what is more|that said|even then|separately|elsewhere|in other news|turning to|but|and|or|so"
 )
 _DANGLING_CONNECTIVE = re.compile(rf"^(?:{_CONNECTIVES})\b", re.IGNORECASE)
 _DANGLING_SUBJECT = re.compile(
@@ -60,7 +69,7 @@ _BACK_REFERENCE = re.compile(
 )
 # A quote credited only to a pronoun: ..." he said. / ," she added.
 _PRONOUN_SPEAKER = re.compile(r"['\"’”]\s*,?\s*(?:he|she|they|it|we)\s+(?:said|says|added|told|warned|stated)\b", re.IGNORECASE)
-# Lead-in clauses a long sentence may lose when what follows is a whole sentence.
+# How a lead-in phrase that may point back opens ("After this, ...", "Despite that, ...").
 _LEAD_IN_START = re.compile(
     r"^(?:as|in|at|with|after|before|following|amid|despite|beyond|under|while|although|though|since|because|"
     r"given|against|on|for|during|ahead of|turning to|looking)\b",
@@ -123,18 +132,39 @@ def topical_text(text: str) -> str:
     return _ATTRIBUTION.sub(" ", text)
 
 
+# A trailing clause that elaborates on the main statement: what a sentence is about is said before it.
+_ASIDE = re.compile(r",\s+(?:with|while|including|leaving|taking|bringing|making)\s")
+
+
+def aside_terms(text: str) -> frozenset[str]:
+    """The content terms found only in a trailing side clause of `text` (none when it has no such clause)."""
+    match = _ASIDE.search(text)
+    if match is None:
+        return frozenset()
+    return content_terms(text[match.start():]) - content_terms(text[:match.start()])
+
+
 def word_count(text: str) -> int:
     return len(WORD_TOKEN.findall(text))
 
 
 def figures(text: str) -> frozenset[str]:
-    """The numbers a text states, normalised ("2.5 per cent" is "2.5%", "2027," is "2027")."""
+    """The numbers a text states, each as one canonical value, so that two outlets writing one amount
+    differently agree: "£1.2bn" and "£1.2 billion" are "£1,200,000,000", "2.5 per cent" is "2.5%";
+    units are dropped ("9.6GW" and "9.6 gigawatts" are "9.6")."""
     found = set()
     for match in _FIGURE.finditer(text):
-        value = re.sub(r"\s+", "", match[0].lower()).replace("percent", "%").replace("billion", "bn")
-        value = value.replace("million", "m").replace("trillion", "tn").rstrip(".,")
-        if value:
-            found.add(value)
+        currency, number, suffix = match[1], match[2].replace(",", "").rstrip("."), (match[3] or "").lower()
+        suffix = re.sub(r"\s+", "", suffix)
+        try:
+            value = Decimal(number) * _MAGNITUDES.get(suffix, 1)
+        except InvalidOperation:  # "1.2.3": not one number
+            continue
+        value = value.normalize()
+        whole = value == value.to_integral_value()
+        # A bare four-digit number may be a year; one written "2,000" or "2 thousand" is an amount.
+        written = f"{int(value):,}" if whole and ("," in match[2] or suffix or value >= 10000) else format(value, "f")
+        found.add(currency + written + ("%" if suffix in ("%", "percent") else ""))
     return frozenset(found)
 
 
@@ -206,25 +236,6 @@ def _lead_in(text: str) -> str | None:
     return head
 
 
-def without_lead_in(text: str) -> str | None:
-    """The text after a leaning or long lead-in ("In light of this shifting landscape, Starmer ..." -> "Starmer ...").
-
-    Only when the rest reads as a whole sentence: it starts with a capital letter, does not lean on
-    anything itself and is long enough to be a bullet. None when there is no such lead-in.
-    """
-    lead_in = _lead_in(text)
-    if lead_in is None:
-        return None
-    leaning = _DANGLING_CONNECTIVE.match(lead_in) or _points_back(lead_in)
-    long_opening = word_count(text) > TARGET_WORDS and _LEAD_IN_START.match(lead_in)
-    if not (leaning or long_opening):
-        return None
-    rest = text[len(lead_in) + 1:].lstrip()
-    if not rest[:1].isupper() or is_dangling(rest) or not is_bullet_material(rest):
-        return None
-    return rest
-
-
 @dataclass(frozen=True, slots=True)
 class Sentence:
     """One sentence of one article, where it stands, and what it may be shown as."""
@@ -232,50 +243,62 @@ class Sentence:
     article: int  # index into the articles given
     paragraph: int  # paragraph index within its article
     position: int  # sentence index within its article
+    depth: int  # how far into the story: paragraphs holding a statement before this one (bylines do not count)
+    lede: bool  # the article's first statement: news puts its main fact there
     text: str  # the sentence exactly as written
-    shown: str | None  # what a bullet shows: the sentence, trimmed or joined; None when it cannot stand alone
+    shown: str | None  # what a bullet shows: the sentence, or it joined with the one before; None when neither stands alone
     terms: frozenset[str]  # content stems of `text` without its attribution
     stems: tuple[str, ...]  # every stem of the same, in order
+    aside: frozenset[str]  # those of `terms` found only in a trailing side clause (", with most going to ...")
 
 
 def article_sentences(article_index: int, paragraphs: tuple[str, ...]) -> list[Sentence]:
     """Every sentence of an article, each with the verbatim text a bullet may show of it."""
     found: list[Sentence] = []
     position = 0
+    depth = 0
+    seen_statement = False
     for paragraph_index, paragraph in enumerate(paragraphs):
         previous: tuple[int, int] | None = None  # (start, end) of the sentence before, in this paragraph
         cursor = 0
+        holds_statement = False
         for sentence in split_sentences(paragraph):
             start = paragraph.find(sentence, cursor)
             end = start + len(sentence)
             cursor = end
+            statement = is_bullet_material(sentence)
             found.append(
                 Sentence(
                     article=article_index,
                     paragraph=paragraph_index,
                     position=position,
+                    depth=depth,
+                    lede=statement and not seen_statement,
                     text=sentence,
                     shown=_shown(sentence, paragraph, previous, start),
                     terms=content_terms(topical_text(sentence)),
                     stems=stems(topical_text(sentence)),
+                    aside=aside_terms(topical_text(sentence)),
                 )
             )
             position += 1
             previous = (start, end)
+            holds_statement = holds_statement or statement
+            seen_statement = seen_statement or statement
+        depth += holds_statement
     return found
 
 
 def _shown(sentence: str, paragraph: str, previous: tuple[int, int] | None, start: int) -> str | None:
-    """The verbatim text a bullet shows for this sentence, or None when nothing of it stands alone."""
+    """The verbatim text a bullet shows for this sentence, or None when it does not stand alone.
+
+    Never part of a sentence: one that leans on the sentence before is joined with it when the two
+    make one readable bullet (at most MAX_JOINED_WORDS), or not used.
+    """
     if is_bullet_material(sentence) and not is_dangling(sentence):
-        if word_count(sentence) <= TARGET_WORDS:
-            return sentence
-        return without_lead_in(sentence) or sentence
-    trimmed = without_lead_in(sentence)
-    if trimmed is not None:
-        return trimmed
+        return sentence
     if previous is not None and is_dangling(sentence) and paragraph[previous[1]:start].isspace():
         joined = paragraph[previous[0]:start + len(sentence)]
-        if is_bullet_material(joined) and not is_dangling(joined) and "\n" not in joined:
+        if is_bullet_material(joined, MAX_JOINED_WORDS) and not is_dangling(joined) and "\n" not in joined:
             return joined
     return None

@@ -26,12 +26,17 @@ from markupsafe import escape
 from digest.config import Config
 from digest.deliver.base import Notice, Recipient
 from digest.errors import ConfigError, DeliveryError, EditionError
-from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition, Email
-from digest.render import neutralise_placeholders
+from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition, Email, safe_text
+from digest.render import neutralise_placeholders, truncate
 
 log = logging.getLogger(__name__)
 
 TEST_SUBJECT_PREFIX = "[TEST] "
+# Header lengths, in characters. RFC 5322 allows 998 a line and mail clients show about 60 of a
+# subject; the cut keeps a 10 KB name or subject from becoming pages of folded header.
+MAX_SUBJECT_LENGTH = 200
+MAX_DISPLAY_NAME_LENGTH = 100
+LIST_ID_SLUG_LENGTH = 40
 # How messages are written out: header lines up to RFC 5322's 998 characters instead of 78. A
 # List-Unsubscribe URL has no space to fold at, and folding it would make the email package
 # encode it as an RFC 2047 word that mail clients no longer read as a URL.
@@ -47,13 +52,29 @@ DKIM_HEADERS = (
 
 
 def one_line(text: str) -> str:
-    """Text with every run of whitespace (newlines included) made one space: safe in a header."""
+    """Text with every run of whitespace (newlines included) made one space."""
     return " ".join(text.split())
+
+
+def header_text(text: str, limit: int) -> str:
+    """Untrusted text as a header value: one line, without control or bidi characters, at most
+    `limit` characters. The email package then encodes what is not ASCII (RFC 2047)."""
+    return truncate(one_line(safe_text(one_line(text))), limit)
+
+
+def display_name(name: str) -> str:
+    """A name as a From or To header shows it (see header_text)."""
+    return header_text(name, MAX_DISPLAY_NAME_LENGTH)
+
+
+def subject_line(subject: str, *, test: bool = False) -> str:
+    """The Subject header: the edition's subject made safe (see header_text), "[TEST] " first for a test send."""
+    return (TEST_SUBJECT_PREFIX if test else "") + header_text(subject, MAX_SUBJECT_LENGTH)
 
 
 def greeting_name(name: str) -> str:
     """The name as the greeting shows it; it can never hold a placeholder marker."""
-    return neutralise_placeholders(one_line(name)) or GREETING_FALLBACK
+    return neutralise_placeholders(display_name(name)) or GREETING_FALLBACK
 
 
 def personalise(email: Email, recipient: Recipient) -> tuple[str, str]:
@@ -88,8 +109,8 @@ def sender_domain(config: Config) -> str:
 
 def list_id(config: Config) -> str:
     """RFC 2919 List-Id: the newsletter's name and `<slug.from-domain>`."""
-    slug = re.sub(r"[^a-z0-9]+", "-", config.newsletter.name.lower()).strip("-") or "newsletter"
-    return formataddr((one_line(config.newsletter.name), f"{slug}.{sender_domain(config)}"))
+    slug = re.sub(r"[^a-z0-9]+", "-", config.newsletter.name.lower())[:LIST_ID_SLUG_LENGTH].strip("-") or "newsletter"
+    return formataddr((display_name(config.newsletter.name), f"{slug}.{sender_domain(config)}"))
 
 
 def sending_problems(config: Config, edition: Edition) -> list[str]:
@@ -146,10 +167,10 @@ def _addressed(config: Config, email: str, name: str) -> EmailMessage:
     newsletter = config.newsletter
     message = EmailMessage(policy=SMTP)
     try:
-        message["From"] = Address(display_name=one_line(newsletter.from_name or newsletter.name), addr_spec=newsletter.from_email)
+        message["From"] = Address(display_name=display_name(newsletter.from_name or newsletter.name), addr_spec=newsletter.from_email)
         if newsletter.reply_to:
-            message["Reply-To"] = newsletter.reply_to
-        message["To"] = Address(display_name=one_line(name), addr_spec=email)
+            message["Reply-To"] = Address(addr_spec=newsletter.reply_to)
+        message["To"] = Address(display_name=display_name(name), addr_spec=email)
     except (ValueError, IndexError, HeaderParseError) as exc:
         raise DeliveryError(f"{email}: cannot be written as a mail address ({exc})") from exc
     return message
@@ -171,7 +192,7 @@ def build_notice_message(notice: Notice, config: Config, *, now: datetime) -> Em
     address that cannot go in a To header, ConfigError for a bad DKIM key.
     """
     message = _addressed(config, notice.to, "")
-    message["Subject"] = one_line(notice.subject)
+    message["Subject"] = subject_line(notice.subject)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(idstring=notice.kind, domain=sender_domain(config))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: vacation responders must not answer it
@@ -272,7 +293,7 @@ def _to_header(recipient: Recipient) -> str | None:
 
     Raises DeliveryError for an address that cannot go in a To header.
     """
-    address = _address(one_line(recipient.name), recipient.email)
+    address = _address(display_name(recipient.name), recipient.email)
     text = str(address)
     return text if text.isascii() else None
 
@@ -306,7 +327,7 @@ def _assemble(
 ) -> EmailMessage:
     """The unsigned message, written by the email package; `parts` are the (html, text) bodies."""
     message = _addressed(config, recipient.email, recipient.name)
-    message["Subject"] = (TEST_SUBJECT_PREFIX if test else "") + one_line(edition.email.subject)
+    message["Subject"] = subject_line(edition.email.subject, test=test)
     message["Date"] = date
     message["Message-ID"] = message_id
     message["List-Id"] = list_id(config)

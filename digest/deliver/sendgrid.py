@@ -17,6 +17,7 @@ import html
 import http.client
 import json
 import logging
+import re
 import time
 import urllib.error
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from sendgrid import SendGridAPIClient
 
 from digest.config import Config
 from digest.deliver.base import Notice, NotSentError, Outcome, OutcomeUnknownError, Recipient
-from digest.deliver.message import TEST_SUBJECT_PREFIX, greeting_name, list_id, one_line
+from digest.deliver.message import display_name, greeting_name, list_id, subject_line
 from digest.errors import ConfigError, ProviderRejectedError
 from digest.models import NAME_PLACEHOLDER, UNSUBSCRIBE_URL_PLACEHOLDER, Edition
 
@@ -219,7 +220,7 @@ def build_request(edition: Edition, recipients: Sequence[Recipient], config: Con
     custom_args = {"edition": edition.id} | ({"test": "true"} if test else {})
     body: dict[str, Any] = {
         "personalizations": [_personalization(r, custom_args) for r in recipients],
-        "subject": (TEST_SUBJECT_PREFIX if test else "") + one_line(edition.email.subject),
+        "subject": subject_line(edition.email.subject, test=test),
         "content": [
             {"type": "text/plain", "value": edition.email.text},
             {"type": "text/html", "value": html_part},
@@ -234,7 +235,7 @@ def _sender_untracked(config: Config) -> dict[str, Any]:
     and confirmation links; unsubscribing is ours, not SendGrid's."""
     newsletter = config.newsletter
     fields: dict[str, Any] = {
-        "from": {"email": newsletter.from_email, "name": one_line(newsletter.from_name or newsletter.name)},
+        "from": {"email": newsletter.from_email, "name": display_name(newsletter.from_name or newsletter.name)},
         "tracking_settings": {
             "click_tracking": {"enable": False, "enable_text": False},
             "subscription_tracking": {"enable": False},
@@ -252,7 +253,7 @@ def build_notice_request(notice: Notice, config: Config) -> dict[str, Any]:
         content.append({"type": "text/html", "value": notice.html})
     body: dict[str, Any] = {
         "personalizations": [{"to": [{"email": notice.to}], "custom_args": {"kind": notice.kind}}],
-        "subject": one_line(notice.subject),
+        "subject": subject_line(notice.subject),
         "content": content,
         "headers": {"Auto-Submitted": "auto-generated"},
     }
@@ -262,8 +263,11 @@ def build_notice_request(notice: Notice, config: Config) -> dict[str, Any]:
 def _personalization(recipient: Recipient, custom_args: dict[str, str]) -> dict[str, Any]:
     name = greeting_name(recipient.name)  # never holds a marker SendGrid would substitute again
     to = {"email": recipient.email}
-    if one_line(recipient.name):
-        to["name"] = one_line(recipient.name)
+    # SendGrid splits a to.name at ',' and ';' and mails the pieces as addresses (or drops the
+    # message as invalid): a name must never be able to name another recipient.
+    shown = display_name(re.sub(r"[,;]", " ", recipient.name))
+    if shown:
+        to["name"] = shown
     return {
         "to": [to],
         "substitutions": {

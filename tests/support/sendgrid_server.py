@@ -127,6 +127,9 @@ def check_body(body: Any) -> tuple[str, str | None] | None:
         where = f"personalizations.{index}"
         if len(personalization["to"]) != 1 or personalization.get("cc") or personalization.get("bcc"):
             return "digest sends exactly one recipient per personalization (to, no cc or bcc).", f"{where}.to"
+        if any(c in personalization["to"][0].get("name", "") for c in ",;"):
+            # SendGrid's documented limitation: it splits the name there and mails or drops the pieces.
+            return "The to.name may not include ',' or ';'.", f"{where}.to.0.name"
         for name in ("headers", "substitutions", "custom_args"):
             values = personalization.get(name, {})
             for key, value in values.items():
