@@ -8,8 +8,8 @@ have got it); a test send (`send --to`) never counts. Read at build time from th
 - feed entries: the links of the feed entries whose articles went into any stored edition that was
   sent (stored editions are kept `[state] keep_days`). gather does not fetch them again.
 - article hashes: the articles (URL, title and text) that went into the editions sent in the same
-  window. An article found again unchanged is stale: condense ranks its statements below those of
-  new or changed articles, so an edition leads with what is new.
+  window. An article found again unchanged is stale: its statements are yesterday's story, and
+  condense uses them only to credit a new statement saying the same.
 
 An edition records what it was built from (`Edition.feed_entries`, `Edition.article_hashes`) when
 it is built; nothing is written at send time, so a send that dies half-way loses nothing.
