@@ -187,12 +187,15 @@ def facts_of(sample: Sample, items: Sequence[Item]) -> set[str]:
     return {gold["fact"] for gold in (_gold_of(sample, i.text) for i in items) if gold}
 
 
-Method = Callable[[Sample, Sequence[str], frozenset[str]], list[Item]]
+Method = Callable[[Sample, Sequence[Item], frozenset[str]], list[Item]]
 
 
-def run_digest(sample: Sample, history: Sequence[str], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
-    digest = condense(sample.articles, sample.sections, edition="eval", title="eval", now=NOW, history=history,
-                      stale_urls=stale_urls)
+def run_digest(sample: Sample, history: Sequence[Item], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
+    past: dict[str, list[str]] = {}
+    for item in history:
+        past.setdefault(item.section, []).append(item.text)
+    digest = condense(sample.articles, sample.sections, edition="eval", title="eval", now=NOW,
+                      history=[i.text for i in history], stale_urls=stale_urls, past_sections=past)
     return [Item(s.title, b.text, b.source.url) for s in digest.sections for b in s.bullets]
 
 
@@ -207,7 +210,7 @@ def _fill(sample: Sample, ordered: Sequence[tuple[int, str]]) -> list[Item]:
     return [item for section in items for item in section]
 
 
-def run_lead3(sample: Sample, history: Sequence[str], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
+def run_lead3(sample: Sample, history: Sequence[Item], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
     ordered = []
     for index, article in enumerate(sample.articles):
         material = [s for s in split_sentences(article.text) if is_bullet_material(s)]
@@ -227,7 +230,7 @@ class SplitterTokenizer:
         return re.findall(r"[^\W_]+(?:['’][^\W_]+)*", sentence)
 
 
-def run_lexrank(sample: Sample, history: Sequence[str], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
+def run_lexrank(sample: Sample, history: Sequence[Item], stale_urls: frozenset[str] = frozenset()) -> list[Item]:
     from sumy.nlp.stemmers import Stemmer
     from sumy.parsers.plaintext import PlaintextParser
     from sumy.summarizers.lex_rank import LexRankSummarizer
@@ -270,12 +273,12 @@ def evaluate(data: Path = DATA_DIR, splits: Sequence[str] | None = None) -> list
     for sample in sorted(samples.values(), key=lambda s: (s.history_from is not None, s.split, s.name)):
         for method, runner in RUNNERS.items():
             previous: set[str] | None = None
-            history: list[str] = []
+            history: list[Item] = []
             stale: frozenset[str] = frozenset()
             if sample.history_from is not None:
                 day1 = samples.get(sample.history_from) or load_sample(data / sample.history_from)
                 day1_items = runner(day1, (), frozenset())
-                history = [i.text for i in day1_items]
+                history = day1_items
                 previous = facts_of(day1, day1_items)
                 sent = {(a.url, a.text) for a in day1.articles}
                 stale = frozenset(a.url for a in sample.articles if (a.url, a.text) in sent)

@@ -635,3 +635,28 @@ def test_any_text_condenses_into_verbatim_bullets_within_max_items(bodies: list[
         assert len(section.bullets) <= config.max_items
         for bullet in section.bullets:
             assert bullet.text in by_url[bullet.source.url].text
+
+
+def test_a_plural_title_matches_its_singular_in_the_text() -> None:
+    text = "The council voted on Tuesday to run every bus route in the city itself from 2028."
+    digest = build([Article(url="https://a.example/b", title="Vote", text=text)],
+                   [SectionConfig("Buses", ("franchising", "timetables")), SectionConfig("Trams", ("tramline",))])
+
+    assert section_texts(digest, "Buses") == [text]
+
+
+def test_what_a_section_was_sent_before_teaches_it_its_words() -> None:
+    lede = "Campaigners lodged a High Court challenge on Monday to the airport's approval to grow to 15 million passengers."
+    article = Article(url="https://a.example/court", title="Airport faces court challenge", text=lede)
+    sections = (SectionConfig("Air travel", ("flights", "aircraft noise")), SectionConfig("Buses", ("bus routes",)))
+    past = {"Air travel": [
+        "The airport expects the expansion to create 2,400 jobs, and passengers will rise by a third.",
+        "Night flights at the airport will be capped, and passengers face a new £10 drop-off charge.",
+    ]}
+
+    def shown(past_sections: dict[str, list[str]]) -> list[str]:
+        digest = condense([article], sections, edition="e", title="T", now=NOW, past_sections=past_sections)
+        return section_texts(digest, "Air travel")
+
+    assert shown({}) == []  # no word of the section's own
+    assert shown(past) == [lede]  # "airport", "passengers": what the section told readers before

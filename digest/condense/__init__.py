@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -260,6 +260,7 @@ def condense(
     failures: Sequence[SourceFailure] = (),
     history: Sequence[str] = (),
     stale_urls: frozenset[str] = frozenset(),
+    past_sections: Mapping[str, Sequence[str]] | None = None,
 ) -> Digest:
     """Build the digest of one edition from its articles. Pure; raises nothing of its own.
 
@@ -267,10 +268,17 @@ def condense(
     saying the same again is left out unless its figures changed, so a section may come out empty.
     `stale_urls` names the articles that went unchanged into a sent edition: their statements are
     not news any more and are shown only as `also` sources of a new statement saying the same, so a
-    section with no new statement comes out empty.
+    section with no new statement comes out empty. `past_sections` holds, per section title, the
+    statements sent under it lately: they teach the section its words, as the day's clear matches do.
     """
     sentences = _sentences(articles)
-    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections], [a.title for a in articles])
+    past = past_sections or {}
+    assigner = SectionAssigner(
+        sentences,
+        [(s.title, s.keywords) for s in sections],
+        [a.title for a in articles],
+        past=[past.get(s.title, ()) for s in sections],
+    )
     similarity = Similarity(assigner.idf)
     candidates = _candidates(articles, sentences, assigner, now.year, stale_urls)
     shortlist = _shortlist(candidates, sections, History(history, similarity))

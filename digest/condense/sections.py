@@ -33,7 +33,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from digest.condense.text import STOP_WORDS, Sentence, content_terms, stem, stems, words
+from digest.condense.text import STOP_WORDS, Sentence, content_terms, stem, stems, topical_text, words
 
 # "this week", "on Monday": every story has them, so sharing one says nothing about what it is about.
 CALENDAR_WORDS = frozenset(stem(w) for w in (
@@ -70,17 +70,39 @@ def seed_phrases(title: str, keywords: Sequence[str]) -> dict[tuple[str, ...], f
     """The section's keywords and title as stem sequences, each with its share of a full seed's weight.
 
     A keyword and the whole title count fully; a single word of a longer title counts half, as it is
-    often a general word ("market" in "Housing market"). Stop words in the title are skipped.
+    often a general word ("market" in "Housing market"). Stop words in the title are skipped. A
+    phrase's last word also stands in its singular and plural forms, where the stemmer keeps them
+    apart ("Buses" stems to "buse", "bus" to "bus").
     """
-    title_words = [stem(w) for w in words(title) if w not in STOP_WORDS and len(w) > 1]
-    phrases: dict[tuple[str, ...], float] = {(w,): TITLE_WORD_SHARE for w in title_words}
+    phrases: dict[tuple[str, ...], float] = {}
+
+    def add(word_list: list[str], share: float) -> None:
+        head = tuple(stem(w) for w in word_list[:-1])
+        for last in _number_forms(word_list[-1]):
+            phrases[(*head, last)] = max(share, phrases.get((*head, last), 0.0))
+
+    title_words = [w for w in words(title) if w not in STOP_WORDS and len(w) > 1]
+    for word in title_words:
+        add([word], TITLE_WORD_SHARE)
     if title_words:
-        phrases[tuple(stem(w) for w in words(title))] = 1.0
+        add(words(title), 1.0)
     for keyword in keywords:
-        stemmed = tuple(stem(w) for w in words(keyword))
-        if stemmed:
-            phrases[stemmed] = 1.0
+        if words(keyword):
+            add(words(keyword), 1.0)
     return phrases
+
+
+def _number_forms(word: str) -> dict[str, None]:
+    """The stems of a word as given, its singular and its plural (ordered, without repeats)."""
+    sibilant = ("s", "x", "z", "ch", "sh")
+    forms = [word]
+    if not word.endswith("s"):
+        forms.append(f"{word}es" if word.endswith(sibilant) else f"{word}s")
+    elif word.endswith("es") and word[:-2].endswith(sibilant) and len(word) >= 5:
+        forms.append(word[:-2])  # buses -> bus, taxes -> tax
+    elif not word.endswith("ss") and len(word) >= 5:
+        forms.append(word[:-1])  # flights -> flight; never news -> new
+    return dict.fromkeys(stem(form) for form in forms)
 
 
 def _is_term(phrase: tuple[str, ...]) -> bool:
@@ -140,7 +162,9 @@ class SectionAssigner:
         sentences: Sequence[Sentence],
         sections: Sequence[tuple[str, Sequence[str]]],
         titles: Sequence[str] = (),
+        past: Sequence[Sequence[str]] = (),
     ) -> None:
+        """`past`, per section, the statements sent under it lately: examples to learn its words from."""
         self.sentences = sentences
         self.idf = _idf(sentences)
         default_idf = math.log(1 + len(sentences)) + 1.0
@@ -164,9 +188,10 @@ class SectionAssigner:
         ]
         # Only whole seeds pick the examples that vocabulary is learnt from; a keyword's part is weaker evidence.
         seed_scores = [[self._own(sentence, v) for v in seed_vocabularies] for sentence in sentences]
+        past_terms = [[content_terms(topical_text(text)) for text in said] for said in past] or [[] for _ in sections]
         self.vocabularies = [
             replace(v, partials=_partials(phrases, lambda s: self.idf.get(s, default_idf) / sharing_of_part[s] / self.unit))
-            for v, phrases in zip(self._expand(seed_vocabularies, seed_scores), seeds, strict=True)
+            for v, phrases in zip(self._expand(seed_vocabularies, seed_scores, past_terms), seeds, strict=True)
         ]
         own = [[self._own(sentence, v) for v in self.vocabularies] for sentence in sentences]
         self.own = own
@@ -189,10 +214,13 @@ class SectionAssigner:
         matched += [weight for _, weight in _partial_matches(terms, sequence, vocabulary)]
         return _diminishing(matched) if matched else 0.0
 
-    def _expand(self, seeded: list[Vocabulary], scores: list[list[float]]) -> list[Vocabulary]:
-        """Each section's vocabulary grown from the sentences that clearly match its seeds."""
+    def _expand(
+        self, seeded: list[Vocabulary], scores: list[list[float]], past: Sequence[Sequence[frozenset[str]]]
+    ) -> list[Vocabulary]:
+        """Each section's vocabulary grown from the sentences that clearly match its seeds, and from the
+        statements sent under it lately (the editor's own past choices), words of today's text only."""
         sections = len(seeded)
-        examples: list[list[Sentence]] = []
+        examples: list[list[frozenset[str]]] = []
         for index in range(sections):
             clear = [
                 (row[index], sentence.position, sentence)
@@ -200,10 +228,11 @@ class SectionAssigner:
                 if row[index] > 0 and row[index] >= 2 * max((v for i, v in enumerate(row) if i != index), default=0.0)
             ]
             clear.sort(key=lambda item: (-item[0], item[2].article, item[1]))
-            examples.append([sentence for _, _, sentence in clear[:FEEDBACK_SENTENCES]])
+            today = [sentence.terms for _, _, sentence in clear[:FEEDBACK_SENTENCES]]
+            examples.append(today + [terms & self.idf.keys() for terms in past[index][:FEEDBACK_SENTENCES]])
         mass: list[dict[str, float]] = []
         for chosen in examples:
-            df: Counter[str] = Counter(term for sentence in chosen for term in sentence.terms)
+            df: Counter[str] = Counter(term for terms in chosen for term in terms)
             mass.append({t: n / len(chosen) for t, n in df.items() if n >= FEEDBACK_MIN_DF} if chosen else {})
         total_mass: defaultdict[str, float] = defaultdict(float)
         for masses in mass:
