@@ -73,6 +73,7 @@ def build_edition(
         now=now,
         failures=failures,
         history=history.statements,
+        past_sections=dict(history.by_section),
         stale_urls=frozenset(a.url for a in articles if article_hash(a) in history.article_hashes),
     )
     return Edition(
