@@ -104,37 +104,13 @@ def run(smoke: bool) -> list[Any]:
     finally:
         site.release()
     return [
-        Row(m.task, f"default [gather] limits ({m.warnings} warnings)", m.seconds, baseline.seconds, m.seconds / baseline.seconds,
+        Row(m.task, f"default [gather] limits ({m.warnings} warnings, peak RSS {m.peak_rss_mb:.0f} MB)", m.seconds, baseline.seconds, m.seconds / baseline.seconds,
             f"< {TARGET_SECONDS:g} s", m.seconds < TARGET_SECONDS, "s", "the sample, related pages answering")
         for m in measured
     ]
 
 
-def main() -> int:
-    site = HostileSite().start()
-    try:
-        with tempfile.TemporaryDirectory(prefix="digest-bench-gather-") as tmp:
-            folder = Path(tmp)
-            normal = site.page("/sample", sample_linking_to("/related/european-defence-budgets.html", "/related/uk-us-tech-partnership.html"))
-            hanging = site.page("/sample-hanging", sample_linking_to("/trickle", "/silence"))
-            results = [
-                preview("baseline: the sample, related pages answering", normal, folder / "normal"),
-                preview("the sample, related pages hanging", hanging, folder / "hanging"),
-                preview("the hostile article, every trap", site.url("/article"), folder / "traps"),
-            ]
-    finally:
-        site.release()
-    baseline = results[0]
-    print(f"\ndigest preview with the default [gather] limits; target under {TARGET_SECONDS:.0f} s\n")
-    width = max(len(r.task) for r in results)
-    print(f"{'run':<{width}}  {'wall s':>7}  {'x baseline':>10}  {'peak RSS MB':>11}  {'warnings':>8}")
-    for r in results:
-        print(f"{r.task:<{width}}  {r.seconds:>7.1f}  {r.seconds / baseline.seconds:>10.1f}  {r.peak_rss_mb:>11.1f}  {r.warnings:>8}")
-    slow = [r for r in results[1:] if r.seconds >= TARGET_SECONDS]
-    for r in slow:
-        print(f"FAIL: {r.task} took {r.seconds:.1f} s (target < {TARGET_SECONDS:.0f} s)")
-    return 1 if slow else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from harness import main_for
+
+    sys.exit(main_for(run))
