@@ -71,14 +71,9 @@ eval: $(TEST_STAMP)
 	$(BIN)/python benchmarks/eval_condense.py
 	$(BIN)/python benchmarks/eval_extraction.py
 
-## bench: speed and memory benchmarks, each beside its baseline measured in the same run
+## bench: every benchmark, each beside its baseline measured in the same run: one table, build/bench.json
 bench: $(TEST_STAMP)
-	$(BIN)/python benchmarks/eval_extraction.py
-	$(BIN)/python benchmarks/condense_speed.py
-	$(BIN)/python benchmarks/send_sendgrid.py
-	$(BIN)/python benchmarks/subscribers_io.py
-	$(BIN)/python benchmarks/tokens_lookup.py
-	$(BIN)/python benchmarks/gather_hostile.py
+	$(BIN)/python benchmarks/run_all.py --json build/bench.json
 
 ## lock: write requirements.txt and requirements-test.txt from pyproject.toml, with hashes (pip-tools);
 ## pins that still fit are kept: delete both files first to move everything to the newest versions

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 if __name__ == "__main__":  # run as a script: make the checkout and the other benchmarks importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -88,6 +89,29 @@ def timed(run: Callable[[], object], repeat: int = 3) -> float:
         run()
         best = min(best, time.perf_counter() - started)
     return best
+
+
+def run(smoke: bool) -> list[Any]:
+    """For `make bench` (benchmarks/run_all.py): per page at 200 pages beside splitting them, and the
+    growth from 100 to 200 pages (smoke: 10 and 20 pages, generous floors)."""
+    from harness import Row, floors
+
+    target = floors("condense_speed", smoke)
+    few, many = (10, 20) if smoke else (100, 200)
+    articles = pages(bodies())
+    sections = default_sections()
+    small = timed(partial(condense, articles[:20], sections, edition="bench", title="bench", now=NOW)) / 20
+    times = {count: timed(partial(condense, articles[:count], sections, edition="bench", title="bench", now=NOW)) for count in (few, many)}
+    split = timed(partial(_each, split_sentences, articles[:many]))
+    per_page, growth = times[many] * 1000 / many, times[many] / times[few]
+    max_ms, max_growth = float(target["max_ms_per_page"]), float(target["max_growth_200_vs_100"])
+    return [
+        Row("condense: per page", f"{many} pages of ~{WORDS_PER_PAGE:,} words (20 pages: {small * 1000:.1f} ms/page)",
+            per_page, split * 1000 / many, per_page / (split * 1000 / many), f"< {max_ms:g} ms/page", per_page < max_ms,
+            "ms", "splitting them into sentences"),
+        Row("condense: growth", f"{few} to {many} pages (linear: 2x)", times[many], times[few], growth,
+            f"<= {max_growth:g}x", growth <= max_growth, "s", f"condense of {few} pages"),
+    ]
 
 
 def main() -> int:

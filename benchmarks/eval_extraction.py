@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trafilatura
 
@@ -38,6 +39,9 @@ if __name__ == "__main__":  # run as a script: make the checkout importable
 from digest.errors import ExtractError
 from digest.extract import extract_article
 from digest.models import Page
+
+if TYPE_CHECKING:
+    from harness import Row
 
 DATA_ROOT = Path(__file__).resolve().parent / "data"
 SPLITS = {"dev": DATA_ROOT / "article-extraction", "validation": DATA_ROOT / "article-extraction-validation"}
@@ -90,12 +94,14 @@ def digest_extract(html: str, url: str) -> str:
 EXTRACTORS: Mapping[str, Extractor] = {PLAIN: plain_trafilatura, OURS: digest_extract}
 
 
-def evaluate(data_dir: Path = DATA_DIR, extractors: Mapping[str, Extractor] = EXTRACTORS) -> dict[str, Score]:
-    """Score every extractor on every page of the benchmark, keyed by extractor name."""
+def evaluate(
+    data_dir: Path = DATA_DIR, extractors: Mapping[str, Extractor] = EXTRACTORS, *, limit: int | None = None
+) -> dict[str, Score]:
+    """Score every extractor on every page of the benchmark (the first `limit`), keyed by extractor name."""
     ground_truth: dict[str, dict[str, str]] = json.loads((data_dir / "ground-truth.json").read_text(encoding="utf-8"))
     pages = {
         page_id: gzip.decompress((data_dir / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8")
-        for page_id in sorted(ground_truth)
+        for page_id in sorted(ground_truth)[:limit]
     }
     scores: dict[str, Score] = {}
     for name, extractor in extractors.items():
@@ -155,6 +161,27 @@ def _recall(tp: float, fp: float, fn: float) -> float:
     if tp == fn == 0:
         return 0.0
     return tp / (tp + fn)
+
+
+def run(smoke: bool) -> list[Row]:
+    """For `make bench`: quality and speed beside plain trafilatura (smoke: the first pages only)."""
+    from harness import Row, floors  # beside this file; run_all puts it on the path
+
+    target = floors("extraction", smoke)
+    slowdown = float(target["max_slowdown"])
+    rows = []
+    for split, folder in SPLITS.items() if not smoke else ():  # the quality floors need every page: tests/test_extract.py
+        scores = evaluate(folder)
+        plain, ours = scores[PLAIN], scores[OURS]
+        rows.append(Row(f"extraction: F1 ({split})", f"{ours.pages} pages, Article Extraction Benchmark", ours.f1, plain.f1,
+                        ours.f1 / plain.f1, f">= {FLOORS[split]} and >= plain", ours.f1 >= FLOORS[split] and ours.f1 >= plain.f1,
+                        "F1", "plain trafilatura"))
+    scores = evaluate(DATA_DIR, limit=int(target["pages"]))
+    plain, ours = scores[PLAIN], scores[OURS]
+    speed = ours.seconds_per_page / plain.seconds_per_page
+    rows.append(Row("extraction: time per page", f"{ours.pages} pages (dev)", ours.seconds_per_page * 1000,
+                    plain.seconds_per_page * 1000, speed, f"<= {slowdown:g}x plain", speed <= slowdown, "ms", "plain trafilatura"))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

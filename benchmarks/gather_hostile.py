@@ -28,6 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -80,31 +81,36 @@ def preview(task: str, source: str, folder: Path) -> Measure:
     return Measure(task, seconds, usage.ru_maxrss / 1024, log.count(" WARNING digest.gather"))  # Linux: KiB
 
 
-def main() -> int:
+def run(smoke: bool) -> list[Any]:
+    """For `make bench` (benchmarks/run_all.py): the hanging and trap runs beside the sample answering.
+
+    Full runs only: each hanging run waits out the 20 s page_timeout (tests/test_gather.py covers the limits).
+    """
+    from harness import Row
+
+    if smoke:
+        return []
     site = HostileSite().start()
     try:
         with tempfile.TemporaryDirectory(prefix="digest-bench-gather-") as tmp:
             folder = Path(tmp)
             normal = site.page("/sample", sample_linking_to("/related/european-defence-budgets.html", "/related/uk-us-tech-partnership.html"))
             hanging = site.page("/sample-hanging", sample_linking_to("/trickle", "/silence"))
-            results = [
-                preview("baseline: the sample, related pages answering", normal, folder / "normal"),
-                preview("the sample, related pages hanging", hanging, folder / "hanging"),
-                preview("the hostile article, every trap", site.url("/article"), folder / "traps"),
+            baseline = preview("baseline", normal, folder / "normal")
+            measured = [
+                preview("preview, related pages hanging", hanging, folder / "hanging"),
+                preview("preview, every hostile trap", site.url("/article"), folder / "traps"),
             ]
     finally:
         site.release()
-    baseline = results[0]
-    print(f"\ndigest preview with the default [gather] limits; target under {TARGET_SECONDS:.0f} s\n")
-    width = max(len(r.task) for r in results)
-    print(f"{'run':<{width}}  {'wall s':>7}  {'x baseline':>10}  {'peak RSS MB':>11}  {'warnings':>8}")
-    for r in results:
-        print(f"{r.task:<{width}}  {r.seconds:>7.1f}  {r.seconds / baseline.seconds:>10.1f}  {r.peak_rss_mb:>11.1f}  {r.warnings:>8}")
-    slow = [r for r in results[1:] if r.seconds >= TARGET_SECONDS]
-    for r in slow:
-        print(f"FAIL: {r.task} took {r.seconds:.1f} s (target < {TARGET_SECONDS:.0f} s)")
-    return 1 if slow else 0
+    return [
+        Row(m.task, f"default [gather] limits ({m.warnings} warnings, peak RSS {m.peak_rss_mb:.0f} MB)", m.seconds, baseline.seconds, m.seconds / baseline.seconds,
+            f"< {TARGET_SECONDS:g} s", m.seconds < TARGET_SECONDS, "s", "the sample, related pages answering")
+        for m in measured
+    ]
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from harness import main_for
+
+    sys.exit(main_for(run))

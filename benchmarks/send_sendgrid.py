@@ -1,102 +1,113 @@
-"""Delivery speed: digest's real send path beside a bare SendGrid client, same fake SendGrid, same run.
+"""Sending a million through SendGrid: wall time beside a bare sender, peak memory, and the ledger's share.
 
-1. Sending: 100,000 recipients to a local stand-in for SendGrid that answers every request after
-   50 ms (tests/support/sendgrid_server.py in a process of its own, schema validation off). The reference posts the same
-   100 prebuilt request bodies with the `sendgrid` client, one after another. digest goes through
-   `send_edition` with `SendGridTransport`, the ledger in a temporary state dir: signing every
-   unsubscribe link, building each request, claiming and recording every batch.
-   Targets: 100 requests; digest's wall time within 1.5x of the reference's.
-2. Personalising: the per-recipient cost of filling the stored edition in for one recipient
-   (message.personalise for SMTP/outbox; the request's per-recipient part for SendGrid) against
-   rendering the MJML once per recipient (render_email, measured on 1,000).
-   Target: personalising at least 50x cheaper.
+Against the SendGrid stand-in of the tests (tests/support/sendgrid_server.py, in a process of its
+own, schema validation off, answering every request after 50 ms):
 
-    python benchmarks/send_sendgrid.py [--recipients N] [--latency S] [--concurrency N]
+- reference: the bare `sendgrid` client posting the same requests one after another, each built
+  beforehand (their recipients, tokens of the same length, the same edition); only the posting is
+  timed;
+- digest: `digest send --yes` in a process of its own, streaming subscribers.csv, signing every
+  unsubscribe link, building each request, claiming and recording every batch in the ledger;
+  its wall time and peak RSS, at 1,000,000 and at 100,000 recipients (memory must not grow);
+- the ledger alone: planning and recording the same 1,000,000 recipients in a fresh ledger (read
+  the list, stage it, add pending rows, then claim and record 1,000 batches), beside the send's wall.
 
-Not a test: prints two tables and exits 0 whatever the figures.
+    python benchmarks/send_sendgrid.py [--smoke]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
-if __name__ == "__main__":  # run as a script: make the checkout importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import Row, floors, main_for, run_measured
+from workloads import EDITION_ID, NEWSLETTER, SECRET, sample_edition, write_config, write_subscribers
 
-from sendgrid import SendGridAPIClient
-
-from digest.config import Config, DeliveryConfig, NewsletterConfig, Secrets, StateConfig, SubscribersConfig
-from digest.deliver import recipient_for, send_edition
-from digest.deliver.message import personalise
-from digest.deliver.sendgrid import MAX_PERSONALIZATIONS, SendGridTransport, build_request
+from digest.config import Config, DeliveryConfig, Secrets, StateConfig, SubscribersConfig
+from digest.deliver import plan_send
+from digest.deliver.base import Recipient
+from digest.deliver.sendgrid import MAX_PERSONALIZATIONS, build_request
+from digest.editions import EditionStore
 from digest.ledger import Ledger
-from digest.models import Bullet, Digest, Edition, Section, SourceRef, SourceReport, Subscriber
-from digest.render import render_email
+from digest.subscribers import iter_subscribers
+from digest.tokens import unsubscribe_url
 from tests.support.sendgrid_server import SendGridServer
 
-RECIPIENTS = 100_000
-LATENCY_SECONDS = 0.050
-MJML_RENDERS = 1_000
-PERSONALISATIONS = 20_000
-_BASELINE = json.loads(Path(__file__).with_name("baseline.json").read_text())["send_sendgrid"]
-TARGET_WALL_RATIO = float(_BASELINE["max_wall_ratio_vs_reference"])
-TARGET_PERSONALISE_RATIO = float(_BASELINE["min_personalise_speedup_vs_mjml"])
-NOW = datetime(2026, 11, 26, 7, tzinfo=UTC)
 API_KEY = "SG.bench-key"
-SECRET = "bench-secret-that-signs-unsubscribe-links"
-
-NEWSLETTER = NewsletterConfig(
-    name="The Transatlantic Brief",
-    from_email="brief@example.org",
-    from_name="The Transatlantic Brief",
-    reply_to="editor@example.org",
-    postal_address="1 Example Street, London EC1A 1AA",
-    base_url="https://news.example.org",
-)
-_SENTENCES = (
-    "The Prime Minister told the President that any ceasefire in Ukraine must come with security guarantees "
-    "that Kyiv and its European partners can rely on.",
-    "European officials said a coalition of countries was ready to send peacekeepers once a settlement had been signed.",
-    "Britain will raise defence spending to 2.5% of GDP by 2027, paid for by cutting the overseas aid budget.",
-    "The two leaders agreed a technology partnership covering artificial intelligence, quantum computing and chips.",
-)
-
-
-def sample_edition() -> Edition:
-    """A full edition: three sections of four bullets, each from its own source."""
-    sections = []
-    sources = []
-    for s, title in enumerate(("Ukraine peace", "Defence spending", "AI/tech partnership")):
-        bullets = []
-        for b in range(4):
-            source = SourceRef(f"https://news.example.org/2026/11/26/story-{s}-{b}?ref=brief&lang=en", f"Story {s}.{b}")
-            bullets.append(Bullet(_SENTENCES[(s + b) % len(_SENTENCES)], source))
-            sources.append(SourceReport(source.url, source.title, "ok"))
-        sections.append(Section(title, tuple(bullets)))
-    digest = Digest("2026-11-26", NEWSLETTER.name, NOW, tuple(sections), tuple(sources))
-    return Edition(digest.edition, digest, render_email(digest, NEWSLETTER), NOW)
+NOW = datetime(2026, 11, 26, 7, tzinfo=UTC)
+# Runs one digest command in this process, timed from after the imports: prints seconds and the
+# peak traced by tracemalloc in MB (0 unless its first argument is "trace").
+COMMAND_RUNNER = """
+import sys, time, tracemalloc
+from digest.cli import cli
+# Loaded before tracing, so the traced peak is what the send holds, not the code it loads.
+import digest.cli.send_commands, digest.cli.edition_commands, digest.deliver, digest.deliver.sendgrid, sendgrid
+trace = sys.argv[1] == "trace"
+if trace:
+    tracemalloc.start()
+started = time.perf_counter()
+try:
+    cli.main(args=sys.argv[2:], prog_name="digest", standalone_mode=False)
+finally:
+    peak = tracemalloc.get_traced_memory()[1] / 1e6 if trace else 0.0
+    print(time.perf_counter() - started, peak)
+"""
 
 
-class FakeSendGridProcess:
-    """The fake SendGrid in a process of its own, as the real one is remote: its JSON parsing and
-    threads do not compete with the sender for this process's GIL."""
+class CountingSendGrid(SendGridServer):
+    """The stand-in, counting recipients instead of keeping every body (a million would not fit)."""
+
+    def __init__(self, latency: float) -> None:
+        super().__init__(API_KEY, validate=False, latency=latency)
+        self.requests = 0
+        self.recipients = 0
+        self.distinct: set[str] = set()
+
+    def _record(self, body: dict[str, Any], headers: Any, *, answered: bool = True) -> str:
+        emails = [to["email"].lower() for p in body.get("personalizations", []) for to in p.get("to", [])]
+        with self._lock:
+            self.requests += 1
+            self.recipients += len(emails)
+            self.distinct.update(emails)
+            return f"bench-{self.requests}"
+
+    def counts(self) -> tuple[int, int, int]:
+        """(requests, recipients, distinct recipients) since the last reset, which they are zeroed by."""
+        with self._lock:
+            counted = (self.requests, self.recipients, len(self.distinct))
+            self.requests = self.recipients = 0
+            self.distinct = set()
+        return counted
+
+
+def _serve(pipe: Connection, latency: float) -> None:
+    with CountingSendGrid(latency) as server:
+        pipe.send(server.url)
+        while pipe.recv() != "stop":
+            pipe.send(server.counts())
+
+
+class StandIn:
+    """The stand-in in a process of its own, as SendGrid is remote: its JSON parsing does not
+    compete with the sender for this process's interpreter lock."""
 
     def __init__(self, latency: float) -> None:
         context = multiprocessing.get_context("spawn")
         self._pipe, child = context.Pipe()
         self._process = context.Process(target=_serve, args=(child, latency), daemon=True)
 
-    def __enter__(self) -> FakeSendGridProcess:
+    def __enter__(self) -> StandIn:
         self._process.start()
+        if not self._pipe.poll(60):
+            raise RuntimeError("the SendGrid stand-in did not start within 60 s")
         self.url: str = self._pipe.recv()
         return self
 
@@ -104,139 +115,145 @@ class FakeSendGridProcess:
         self._pipe.send("stop")
         self._process.join(timeout=10)
 
-    def counts(self) -> tuple[int, int]:
-        """(requests received, recipients accepted) so far."""
+    def take_counts(self) -> tuple[int, int, int]:
+        """(requests, recipients, distinct recipients) since the last call."""
         self._pipe.send("counts")
-        received, accepted = self._pipe.recv()
-        return int(received), int(accepted)
+        if not self._pipe.poll(60):
+            raise RuntimeError("the SendGrid stand-in did not answer within 60 s")
+        requests, recipients, distinct = self._pipe.recv()
+        return int(requests), int(recipients), int(distinct)
 
 
-def _serve(pipe: Connection, latency: float) -> None:
-    with SendGridServer(API_KEY, validate=False, latency=latency) as server:
-        pipe.send(server.url)
-        while (command := pipe.recv()) != "stop":
-            if command == "counts":
-                pipe.send((server.received, len(server.accepted_recipients)))
+def prebuilt_bodies(config: Config, recipients: int, batch: int) -> Iterator[bytes]:
+    """The reference's requests as JSON: those digest sends, with tokens of the same length.
+
+    One request is built by digest's own build_request with a marker in place of the request
+    number, then each request is that text with its number in: built fast, before the timing.
+    """
+    edition = sample_edition()
+    token_length = len(unsubscribe_url("", "reader0000000@example.com", SECRET)) - len("/unsubscribe/")
+    people = [
+        Recipient(
+            f"reader####{j:03d}@example.com",
+            f"Reader ####{j:03d}",
+            f"{NEWSLETTER.base_url}/unsubscribe/####{j:03d}" + "x" * (token_length - 7),
+        )
+        for j in range(batch)
+    ]
+    template = json.dumps(build_request(edition, people, config)).encode()
+    for number in range(-(-recipients // batch)):
+        yield template.replace(b"####", b"%04d" % number)
 
 
-def bench_config(server: FakeSendGridProcess, state_dir: Path) -> Config:
+def send_reference(stand_in: StandIn, config: Config, recipients: int, batch: int) -> float:
+    """Seconds the bare client spends posting the prebuilt requests, one after another."""
+    from sendgrid import SendGridAPIClient
+
+    client = SendGridAPIClient(API_KEY, host=stand_in.url)
+    posting = 0.0
+    for raw in prebuilt_bodies(config, recipients, batch):
+        body = json.loads(raw)
+        started = time.perf_counter()
+        response = client.client.mail.send.post(request_body=body, timeout=30.0)
+        posting += time.perf_counter() - started
+        if response.status_code != 202:
+            raise RuntimeError(f"the stand-in answered {response.status_code}")
+    return posting
+
+
+def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> tuple[float, float]:
+    """Seconds digest's ledger takes to plan a send of the list (before its first request can go)
+    and to claim and record every batch (done while other requests are in flight), on a fresh ledger."""
+    edition = EDITION_ID
+    started = time.perf_counter()
+    with Ledger.open(folder / "ledger-only") as ledger:
+        plan_send(ledger, edition, iter_subscribers(subscribers_csv))
+        ledger.drop_unsendable(edition)
+        ledger.add_audience_pending(edition, NOW)
+        planned = ledger.count_targets(edition)
+        planning = time.perf_counter() - started
+        for number, targets in enumerate(ledger.iter_targets(edition, batch), start=1):
+            emails = [email for email, _ in targets]
+            ledger.claim(edition, emails, f"bench-{number}", NOW)
+            ledger.record_outcomes(edition, ((email, "sent", f"msg-{number}", None, False) for email in emails), NOW)
+        sent = ledger.counts(edition)["sent"]
+    if sent != planned:
+        raise RuntimeError(f"the ledger recorded {sent} of {planned}")
+    return planning, time.perf_counter() - started - planning
+
+
+def digest_send(folder: Path, stand_in: StandIn, recipients: int, *, batch_size: int, traced: bool) -> tuple[float, float]:
+    """`digest send --yes` to `recipients` subscribers in a process of its own: (seconds, peak MB).
+
+    The seconds are the command's, from after the interpreter and digest are loaded. The peak is the
+    process's RSS, or with `traced` what tracemalloc saw allocated at most during the command (a
+    small list cannot show in RSS whether memory grows with the list; tracemalloc can).
+    """
+    home = folder / f"send-{recipients}"
+    home.mkdir()
+    write_subscribers(home / "subscribers.csv", recipients)
+    config_path = write_config(
+        home, delivery={"transport": "sendgrid", "sendgrid_api_url": stand_in.url, "batch_size": batch_size}
+    )
+    EditionStore(home / "state").save(sample_edition())
+    measured = run_measured(
+        [sys.executable, "-c", COMMAND_RUNNER, "trace" if traced else "rss",
+         "--config", str(config_path), "-q", "send", "--yes", "--edition", EDITION_ID],
+        cwd=home,
+        env={"SENDGRID_API_KEY": API_KEY, "DIGEST_SECRET": SECRET},
+    )
+    requests, sent, distinct = stand_in.take_counts()
+    expected = -(-recipients // batch_size)
+    if (requests, sent, distinct) != (expected, recipients, recipients):
+        raise RuntimeError(f"digest sent {sent:,} recipients ({distinct:,} distinct) in {requests} requests; expected {recipients:,} in {expected}")
+    seconds, traced_mb = (float(value) for value in measured.stdout.split()[-2:])
+    return seconds, traced_mb if traced else measured.peak_rss_mb
+
+
+def bench_config(url: str, folder: Path) -> Config:
     return Config(
         path=None,
         newsletter=NEWSLETTER,
         sources=(),
-        delivery=DeliveryConfig(transport="sendgrid", sendgrid_api_url=server.url, timeout_seconds=30.0),
-        subscribers=SubscribersConfig(file=state_dir / "subscribers.csv"),
-        state=StateConfig(dir=state_dir),
+        delivery=DeliveryConfig(transport="sendgrid", sendgrid_api_url=url),
+        subscribers=SubscribersConfig(file=folder / "subscribers.csv"),
+        state=StateConfig(dir=folder / "state"),
         secrets=Secrets(sendgrid_api_key=API_KEY, digest_secret=SECRET),
     )
 
 
-def subscribers(count: int) -> tuple[Subscriber, ...]:
-    return tuple(Subscriber(f"reader{i:06d}@example.com", f"Reader {i}") for i in range(count))
-
-
-def send_reference(server: FakeSendGridProcess, bodies: Sequence[dict[str, object]]) -> float:
-    """The bare client posting prebuilt bodies one after another; returns seconds."""
-    client = SendGridAPIClient(API_KEY, host=server.url)
-    started = time.perf_counter()
-    for body in bodies:
-        response = client.client.mail.send.post(request_body=body, timeout=30.0)
-        assert response.status_code == 202, response.status_code
-    return time.perf_counter() - started
-
-
-def send_digest(config: Config, edition: Edition, people: Sequence[Subscriber], concurrency: int | None) -> tuple[float, int]:
-    """digest's send path on a fresh ledger; returns (seconds, recipients recorded sent)."""
-    transport = SendGridTransport(config)
-    if concurrency:
-        transport.concurrency = concurrency
-    with Ledger.open(config.state.dir) as ledger:
-        started = time.perf_counter()
-        report = send_edition(config, edition, ledger, transport, people, now=NOW)
-        seconds = time.perf_counter() - started
-    transport.close()
-    return seconds, report.sent
-
-
-def per_call(function: Callable[[int], object], count: int) -> float:
-    """Seconds per call of function(i) for i in range(count)."""
-    started = time.perf_counter()
-    for i in range(count):
-        function(i)
-    return (time.perf_counter() - started) / count
-
-
-def table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    print(f"\n{title}")
-    for row in (header, *rows):
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recipients", type=int, default=RECIPIENTS)
-    parser.add_argument("--latency", type=float, default=LATENCY_SECONDS, help="seconds the fake SendGrid takes per answer")
-    parser.add_argument("--concurrency", type=int, default=None, help="batches in flight (default: the transport's)")
-    args = parser.parse_args(argv)
-
-    edition = sample_edition()
-    people = subscribers(args.recipients)
-    with tempfile.TemporaryDirectory(prefix="digest-bench-") as tmp, FakeSendGridProcess(args.latency) as server:
-        config = bench_config(server, Path(tmp) / "state")
-        recipients = [recipient_for(config, s.email, s.name) for s in people]
-        bodies = [
-            build_request(edition, recipients[i : i + MAX_PERSONALIZATIONS], config)
-            for i in range(0, len(recipients), MAX_PERSONALIZATIONS)
-        ]
-        reference_seconds = send_reference(server, bodies)
-        reference_requests, reference_accepted = server.counts()
-
-        digest_seconds, digest_sent = send_digest(config, edition, people, args.concurrency)
-        received, accepted = server.counts()
-        digest_requests, digest_accepted = received - reference_requests, accepted - reference_accepted
-
-    expected_requests = -(-args.recipients // MAX_PERSONALIZATIONS)  # one request per 1,000
-    ratio = digest_seconds / reference_seconds
-    print(f"Sending {args.recipients:,} recipients to a fake SendGrid answering in {args.latency * 1000:.0f} ms "
-          f"(HTML {len(edition.email.html.encode()) / 1024:.1f} KB, concurrency "
-          f"{args.concurrency or SendGridTransport.concurrency})")
-    table(
-        "sending",
-        ("sender", "requests", "accepted", "wall s", "vs reference", "target"),
-        (
-            ("reference: sendgrid client, prebuilt bodies", f"{reference_requests}", f"{reference_accepted:,}",
-             f"{reference_seconds:.2f}", "1.00x", ""),
-            ("digest: send_edition + SendGridTransport", f"{digest_requests}", f"{digest_accepted:,}",
-             f"{digest_seconds:.2f}", f"{ratio:.2f}x",
-             f"<= {TARGET_WALL_RATIO}x, {expected_requests} requests: "
-             f"{verdict(ratio <= TARGET_WALL_RATIO and digest_requests == expected_requests and digest_sent == args.recipients)}"),
-        ),
+def run(smoke: bool) -> list[Row]:
+    target = floors("send_sendgrid", smoke)
+    large, small, latency = int(target["recipients"]), int(target["flat_from"]), float(target["latency_seconds"])
+    batch = int(target.get("batch_size", MAX_PERSONALIZATIONS))
+    with tempfile.TemporaryDirectory(prefix="digest-bench-send-") as tmp, StandIn(latency) as stand_in:
+        folder = Path(tmp)
+        reference = send_reference(stand_in, bench_config(stand_in.url, folder), large, batch)
+        requests, _, distinct = stand_in.take_counts()
+        if distinct != large:
+            raise RuntimeError(f"the reference reached {distinct:,} of {large:,} in {requests} requests")
+        wall, peak = digest_send(folder, stand_in, large, batch_size=batch, traced=smoke)
+        _, small_peak = digest_send(folder, stand_in, small, batch_size=batch, traced=smoke)
+        planning, recording = plan_and_record(folder, folder / f"send-{large}" / "subscribers.csv", batch)
+    ledger_seconds = planning + recording
+    requests = -(-large // batch)
+    workload = f"{large:,} recipients, {requests:,} requests, stand-in answering in {latency * 1000:.0f} ms"
+    max_ratio, max_rss, max_growth, max_share = (
+        float(target["max_wall_ratio"]), float(target["max_peak_rss_mb"]), float(target["max_rss_growth"]),
+        float(target["max_ledger_share"]),
     )
-
-    renders = min(MJML_RENDERS, args.recipients)
-    sample = recipients[:PERSONALISATIONS]
-    mjml = per_call(lambda _i: render_email(edition.digest, NEWSLETTER), renders)
-    replace = per_call(lambda i: personalise(edition.email, sample[i % len(sample)]), PERSONALISATIONS)
-    chunk = sample[:MAX_PERSONALIZATIONS]
-    sendgrid = per_call(lambda _i: build_request(edition, chunk, config), PERSONALISATIONS // len(chunk)) / len(chunk)
-    token = per_call(lambda i: recipient_for(config, people[i].email, people[i].name), min(PERSONALISATIONS, len(people)))
-    rows: list[tuple[str, ...]] = [
-        (f"render MJML per recipient (render_email, x{renders:,})", f"{mjml * 1e6:.1f}", "1x", ""),
+    return [
+        Row("send via SendGrid: wall", workload, wall, reference, wall / reference,
+            f"<= {max_ratio}x reference", wall / reference <= max_ratio, "s", "bare client, prebuilt requests"),
+        Row(f"send via SendGrid: peak {'traced memory' if smoke else 'RSS'}", f"{large:,} recipients vs {small:,}",
+            peak, small_peak, peak / small_peak, f"< {max_rss:.0f} MB, <= {max_growth}x",
+            peak < max_rss and peak / small_peak <= max_growth, "MB", f"digest at {small:,}"),
+        Row("ledger: plan + record", f"{large:,} recipients, {requests:,} batches: planning {planning:.1f} s before the "
+            f"first request, claims and records {recording:.1f} s while requests fly", ledger_seconds, wall,
+            ledger_seconds / wall, f"<= {max_share:.0%} of the send", ledger_seconds / wall <= max_share, "s",
+            "the send's wall"),
     ]
-    for label, cost in (
-        (f"personalise stored edition (SMTP/outbox, x{PERSONALISATIONS:,})", replace),
-        (f"SendGrid request part per recipient (x{PERSONALISATIONS:,})", sendgrid),
-    ):
-        rows.append((label, f"{cost * 1e6:.1f}", f"{mjml / cost:.0f}x", f">= {TARGET_PERSONALISE_RATIO:.0f}x: {verdict(mjml / cost >= TARGET_PERSONALISE_RATIO)}"))
-    rows.append(("signed unsubscribe URL (recipient_for; needed either way)", f"{token * 1e6:.1f}", "", ""))
-    table("per-recipient cost", ("step", "us/recipient", "cheaper than MJML", "target"), rows)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main_for(run))

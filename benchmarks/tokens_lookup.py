@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -84,7 +85,7 @@ def mint(count: int) -> tuple[float, float, float]:
     return new_us, old_us, grown
 
 
-def run(code: str, *args: str) -> tuple[float, float, str]:
+def run_task(code: str, *args: str) -> tuple[float, float, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", code, *args], env=env, stdout=subprocess.PIPE, text=True)
@@ -94,6 +95,20 @@ def run(code: str, *args: str) -> tuple[float, float, str]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"benchmark task failed: {code.strip().splitlines()[-1]}")
     return time.perf_counter() - start, usage.ru_maxrss / 1024, output.strip()
+
+
+def run(smoke: bool) -> list[Any]:
+    """For `make bench` (benchmarks/run_all.py): the minting row, beside the previous release's token."""
+    from harness import Row
+
+    count = 5_000 if smoke else 200_000
+    new_us, old_us, grown = mint(count)
+    max_ratio, max_growth = float(TARGETS["max_mint_ratio_vs_old"]) * (10 if smoke else 1), float(TARGETS["max_mint_rss_growth_mb"])
+    return [
+        Row("unsubscribe token minting", f"{count:,} tokens, opaque id + signature (RSS grew {grown:.1f} MB)", new_us, old_us,
+            new_us / old_us, f"<= {max_ratio:g}x previous, RSS growth <= {max_growth:g} MB",
+            new_us / old_us <= max_ratio and grown <= max_growth, "us", "the previous release's signed address"),
+    ]
 
 
 def main() -> int:
@@ -111,8 +126,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="digest-bench-tokens-") as folder:
         listing = Path(folder) / "subscribers.csv"
         write_list(listing, args.rows)
-        read_s, read_mb, _ = run(_READ_ONLY, str(listing))
-        book_s, book_mb, lookup_us = run(_BOOK, str(listing), SECRET, str(args.rows))
+        read_s, read_mb, _ = run_task(_READ_ONLY, str(listing))
+        book_s, book_mb, lookup_us = run_task(_BOOK, str(listing), SECRET, str(args.rows))
     print(f"\nmapping ids back on {args.rows:,} rows (own process each)")
     print(f"  baseline: iter_subscribers pass        {read_s:6.1f} s   peak RSS {read_mb:6.1f} MB")
     print(f"  AddressBook build + 1,000 lookups      {book_s:6.1f} s   peak RSS {book_mb:6.1f} MB   lookup {lookup_us} us")

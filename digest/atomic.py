@@ -25,8 +25,13 @@ class Replacement:
 
 
 @contextmanager
-def replacing(path: Path, *, encoding: str | None = "utf-8", newline: str | None = None) -> Iterator[Replacement]:
+def replacing(
+    path: Path, *, encoding: str | None = "utf-8", newline: str | None = None, sync_folder: bool = True
+) -> Iterator[Replacement]:
     """Write a temporary file beside `path`; on a clean exit, fsync it and rename it over `path`.
+
+    `sync_folder=False` leaves the rename to be made durable by the caller's own fsync_dir (one
+    for many files).
 
     On an exception, or when discarded, `path` is untouched and the temporary file removed.
     `encoding=None` opens it in binary mode. A symlink's target is replaced, not the link; a
@@ -51,16 +56,20 @@ def replacing(path: Path, *, encoding: str | None = "utf-8", newline: str | None
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-        fsync_dir(path.parent)
+        if sync_folder:
+            fsync_dir(path.parent)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write `data` to `path` via a temporary file in the same folder, fsync, rename. Raises StateError."""
+def write_atomic(path: Path, data: bytes | str, *, sync_folder: bool = True) -> None:
+    """Write `data` to `path` via a temporary file in the same folder, fsync, rename. Raises StateError.
+
+    `sync_folder=False`: see `replacing`.
+    """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        with replacing(path, encoding=None) as new:
+        with replacing(path, encoding=None, sync_folder=sync_folder) as new:
             new.file.write(payload)
     except OSError as exc:
         raise StateError(f"{path}: cannot write: {exc.strerror or exc}; the previous file is unchanged") from exc

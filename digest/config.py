@@ -107,7 +107,7 @@ class GatherConfig:
     max_bytes: int = 5_000_000
     max_redirects: int = 5
     max_related: int = 10
-    concurrency: int = 8
+    concurrency: int = 20  # a day's sources at once: the wall is the slowest one, not their sum
     user_agent: str = DEFAULT_USER_AGENT
     allow_private_links: bool = False  # may links and redirects found on pages reach local networks
     allow_hosts: tuple[str, ...] = ()  # hosts that links found on pages may reach even on a local network

@@ -19,14 +19,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from digest.atomic import fsync_dir, write_atomic
-from digest.condense import condense
 from digest.config import Config
 from digest.errors import EditionError, ExtractError, NoSourcesError, StateError
-from digest.extract import extract_article
-from digest.gather import gather
 from digest.history import NO_HISTORY, History, article_hash, feed_entries_of
 from digest.models import Article, Digest, Edition, Email, SourceFailure
-from digest.render import render_email
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +47,12 @@ def build_edition(
     Raises NoSourcesError when nothing could be read. Sources that all worked but held nothing
     new (every feed entry already sent or too old) give an edition with empty sections.
     """
+    # Loaded here, not at import: commands that only read stored editions start in a fraction of the time.
+    from digest.condense import condense
+    from digest.extract import extract_article
+    from digest.gather import gather
+    from digest.render import render_email
+
     gathered = gather(config.sources, config.gather, clock=lambda: now, on_progress=on_progress, seen=history.feed_entries)
     articles: list[Article] = []
     failures: list[SourceFailure] = list(gathered.failures)
@@ -71,6 +73,7 @@ def build_edition(
         now=now,
         failures=failures,
         history=history.statements,
+        past_sections=dict(history.by_section),
         stale_urls=frozenset(a.url for a in articles if article_hash(a) in history.article_hashes),
     )
     return Edition(

@@ -4,12 +4,13 @@ An edition counts once the ledger says anyone was sent it (an unknown outcome co
 have got it); a test send (`send --to`) never counts. Read at build time from the edition store:
 
 - statements: the bullet texts of the editions sent in the `[novelty] window_days` days before the
-  edition being built (by edition date). condense leaves out a sentence that says the same again.
+  edition being built (by edition date). condense leaves out a sentence that says the same again,
+  and learns each section's words from what was sent under its title.
 - feed entries: the links of the feed entries whose articles went into any stored edition that was
   sent (stored editions are kept `[state] keep_days`). gather does not fetch them again.
 - article hashes: the articles (URL, title and text) that went into the editions sent in the same
-  window. An article found again unchanged is stale: condense ranks its statements below those of
-  new or changed articles, so an edition leads with what is new.
+  window. An article found again unchanged is stale: its statements are yesterday's story, and
+  condense uses them only to credit a new statement saying the same.
 
 An edition records what it was built from (`Edition.feed_entries`, `Edition.article_hashes`) when
 it is built; nothing is written at send time, so a send that dies half-way loses nothing.
@@ -41,6 +42,7 @@ class History:
     statements: tuple[str, ...] = ()
     feed_entries: frozenset[str] = frozenset()
     article_hashes: frozenset[str] = frozenset()
+    by_section: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (section title, its statements), as sent
 
 
 NO_HISTORY = History()
@@ -50,6 +52,7 @@ def read_history(store: EditionStore, was_sent: Callable[[str], bool], edition_i
     """The history an edition `edition_id` is built against. Unreadable stored editions are skipped with a warning."""
     start, end = _window(edition_id, window_days)
     statements: list[str] = []
+    by_section: dict[str, list[str]] = {}
     entries: set[str] = set()
     hashes: set[str] = set()
     for other in store.ids():
@@ -59,11 +62,19 @@ def read_history(store: EditionStore, was_sent: Callable[[str], bool], edition_i
             meta = store.read_meta(other)
             entries.update(meta.get("feed_entries", ()))
             if start <= other < end:
-                statements.extend(bullet.text for section in store.load(other).digest.sections for bullet in section.bullets)
+                for section in store.load(other).digest.sections:
+                    said = [bullet.text for bullet in section.bullets]
+                    statements.extend(said)
+                    by_section.setdefault(section.title, []).extend(said)
                 hashes.update(str(h) for h in meta.get("article_hashes", ()))
         except EditionError as exc:
             log.warning("history: %s", exc)
-    return History(tuple(dict.fromkeys(statements)), frozenset(entries), frozenset(hashes))
+    return History(
+        tuple(dict.fromkeys(statements)),
+        frozenset(entries),
+        frozenset(hashes),
+        tuple((title, tuple(dict.fromkeys(said))) for title, said in by_section.items()),
+    )
 
 
 def _window(edition_id: str, window_days: int) -> tuple[str, str]:

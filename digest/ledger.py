@@ -6,6 +6,11 @@ unknown: it may or may not have reached the provider, so it is neither resent bl
 forgotten. Addresses compare case-insensitively (COLLATE NOCASE). All access goes through one
 connection per Ledger, used from one thread; write transactions are BEGIN IMMEDIATE, so
 concurrent processes queue behind busy_timeout instead of failing.
+
+A send's audience (the active subscribers, each address once) is staged in a temporary table of
+the connection, sorted on disk by SQLite, so memory stays flat for any list size; the send then
+walks it in address order, the order of the deliveries table, so each batch's claim and record
+touch a few neighbouring pages instead of one page per recipient.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 
 LEDGER_FILE = "ledger.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
+AUDIENCE_CHUNK_ROWS = 5_000  # subscribers staged per executemany
+PENDING_CHUNK_ROWS = 10_000  # pending rows added per transaction
 RECOVERED_REASON = "in flight when an earlier send stopped: it may or may not have been delivered"
 COUNT_KEYS = ("subscribers", "sent", "pending", "failed", "unknown")
 
@@ -75,6 +82,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
 )
+
+# Who a send must not go to: sent, refused for good, and (unless resending unknown) unknown or in flight.
+_SETTLED = """(d.status = 'sent' OR (d.status = 'failed' AND d.permanent = 1)
+               OR (d.status IN ('unknown', 'in_flight') AND NOT :resend_unknown))"""
+# The audience with the row of each address in this edition, when it has one.
+_AUDIENCE_ROWS = "temp.audience AS a LEFT JOIN deliveries AS d ON d.edition = :edition AND d.email = a.email"
 
 
 def ledger_path(state_dir: Path) -> Path:
@@ -139,6 +152,8 @@ class Ledger:
                 connection.execute("PRAGMA journal_mode = WAL")
                 # FULL: a claim (in_flight) must survive a power cut, or its batch could go out twice.
                 connection.execute("PRAGMA synchronous = FULL")
+                # The audience of a million subscribers is sorted in temporary files, not in memory.
+                connection.execute("PRAGMA temp_store = FILE")
                 ledger._migrate()
         except BaseException:
             connection.close()
@@ -162,18 +177,29 @@ class Ledger:
             raise StateError(f"{self.path}: send ledger error: {exc} (is the state dir writable and the disk not full?)") from exc
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed at the end or rolled back on error. Raises StateError."""
-        with self._guard():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed at the end or rolled back on error. Raises StateError.
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        `durable=False` skips the fsync at commit: for writes whose loss in a power cut is
+        harmless (a lost record leaves its batch in flight, hence unknown, never sent twice). The
+        next durable commit makes them durable too, as the WAL is written in order.
+        """
+        with self._guard():
+            if not durable:
+                self._db.execute("PRAGMA synchronous = NORMAL")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if not durable:
+                    self._db.execute("PRAGMA synchronous = FULL")
+
+    def _rows(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
         with self._guard():
             return list(self._db.execute(sql, params).fetchall())
 
@@ -197,36 +223,123 @@ class Ledger:
 
     def add_pending(self, edition: str, emails: Iterable[str], now: datetime) -> int:
         """Add a pending row for each address that has none for this edition; returns rows added."""
-        with self._write() as db:
+        added = 0
+        chunk: list[str] = []
+        for email in emails:
+            chunk.append(email)
+            if len(chunk) >= PENDING_CHUNK_ROWS:
+                added += self._add_pending_chunk(edition, chunk, now)
+                chunk = []
+        return added + (self._add_pending_chunk(edition, chunk, now) if chunk else 0)
+
+    def _add_pending_chunk(self, edition: str, emails: Sequence[str], now: datetime) -> int:
+        with self._write(durable=False) as db:
             return db.execute(
                 """INSERT OR IGNORE INTO deliveries (edition, email, status, updated_at)
                    SELECT ?, value, 'pending', ? FROM json_each(?)""",
                 (edition, _iso(now), _json_list(emails)),
             ).rowcount
 
-    def drop_unsendable(self, edition: str, active: Iterable[str]) -> int:
-        """Forget pending and temporarily failed rows of addresses no longer active; returns rows dropped.
+    def load_audience(self, subscribers: Iterable[tuple[str, str]]) -> int:
+        """Stage who a send goes to: (email, name) of each active subscriber, in list order.
+
+        Each address counts once (compared case-insensitively; its first row wins). Replaces the
+        audience staged before on this connection. Returns how many addresses it holds.
+        """
+        with self._guard():
+            db = self._db
+            db.execute("DROP TABLE IF EXISTS temp.audience")
+            db.execute("DROP TABLE IF EXISTS temp.audience_rows")
+            db.execute("CREATE TEMP TABLE audience_rows (email TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL)")
+            chunk: list[tuple[str, str]] = []
+            for row in subscribers:
+                chunk.append(row)
+                if len(chunk) >= AUDIENCE_CHUNK_ROWS:
+                    self._stage_audience_rows(chunk)
+                    chunk = []
+            self._stage_audience_rows(chunk)
+            db.execute(
+                "CREATE TEMP TABLE audience (email TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL) WITHOUT ROWID"
+            )
+            db.execute("BEGIN")
+            # SQLite takes a bare column beside MIN() from the row holding the minimum: the first row.
+            db.execute(
+                """INSERT INTO temp.audience (email, name)
+                   SELECT email, name FROM (SELECT email, name, MIN(rowid) FROM temp.audience_rows GROUP BY email)
+                   ORDER BY email"""
+            )
+            db.execute("DROP TABLE temp.audience_rows")
+            db.execute("COMMIT")
+            return int(db.execute("SELECT COUNT(*) FROM temp.audience").fetchone()[0])
+
+    def _stage_audience_rows(self, rows: Sequence[tuple[str, str]]) -> None:
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO temp.audience_rows (email, name) VALUES (?, ?)", rows)
+        self._db.execute("COMMIT")
+
+    def drop_unsendable(self, edition: str) -> int:
+        """Forget pending and temporarily failed rows of addresses not in the audience; returns rows dropped.
 
         Sent, unknown and permanently failed rows stay: they are history.
         """
-        with self._write() as db:
+        with self._write(durable=False) as db:
             return db.execute(
                 """DELETE FROM deliveries WHERE edition = ?
                    AND (status = 'pending' OR (status = 'failed' AND permanent = 0))
-                   AND email NOT IN (SELECT value FROM json_each(?))""",
-                (edition, _json_list(active)),
+                   AND email NOT IN (SELECT email FROM temp.audience)""",
+                (edition,),
             ).rowcount
 
-    def settled(self, edition: str, *, resend_unknown: bool = False) -> set[str]:
-        """Lower-cased addresses a send of `edition` must not go to: sent, permanently failed, and
-        unknown or in flight unless `resend_unknown`. Everyone else on the list is sendable."""
+    def add_audience_pending(self, edition: str, now: datetime) -> int:
+        """Add a pending row for each address of the audience that has none; returns rows added.
+
+        In address order, PENDING_CHUNK_ROWS a transaction: each one appends to neighbouring pages.
+        """
+        added = 0
+        after = ""
+        while True:
+            upto = self._rows(
+                "SELECT email FROM temp.audience WHERE email > ? ORDER BY email LIMIT 1 OFFSET ?",
+                (after, PENDING_CHUNK_ROWS - 1),
+            )
+            bound, params = ("AND email <= ?", (upto[0]["email"],)) if upto else ("", ())
+            with self._write(durable=False) as db:
+                added += db.execute(
+                    f"""INSERT OR IGNORE INTO deliveries (edition, email, status, updated_at)
+                        SELECT ?, email, 'pending', ? FROM temp.audience WHERE email > ? {bound} ORDER BY email""",
+                    (edition, _iso(now), after, *params),
+                ).rowcount
+            if not upto:
+                return added
+            after = upto[0]["email"]
+
+    def count_targets(self, edition: str, *, resend_unknown: bool = False) -> int:
+        """How many of the audience a send of `edition` would go to now (see targets)."""
         rows = self._rows(
-            """SELECT email FROM deliveries WHERE edition = ?
-               AND (status = 'sent' OR (status = 'failed' AND permanent = 1)
-                    OR (status IN ('unknown', 'in_flight') AND NOT ?))""",
-            (edition, resend_unknown),
+            f"SELECT COUNT(*) AS n FROM {_AUDIENCE_ROWS} WHERE d.email IS NULL OR NOT {_SETTLED}",
+            {"edition": edition, "resend_unknown": resend_unknown},
         )
-        return {row["email"].lower() for row in rows}
+        return int(rows[0]["n"])
+
+    def targets(
+        self, edition: str, *, resend_unknown: bool = False, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, str]]:
+        """(email, name) of the next `limit` of the audience after address `after`, in address order,
+        that a send of `edition` goes to: those not sent, not refused for good, and not unknown
+        (unless `resend_unknown`)."""
+        rows = self._rows(
+            f"""SELECT a.email, a.name FROM {_AUDIENCE_ROWS}
+                WHERE a.email > :after AND (d.email IS NULL OR NOT {_SETTLED}) ORDER BY a.email LIMIT :limit""",
+            {"edition": edition, "resend_unknown": resend_unknown, "after": after, "limit": limit},
+        )
+        return [(row["email"], row["name"]) for row in rows]
+
+    def iter_targets(self, edition: str, size: int, *, resend_unknown: bool = False) -> Iterator[list[tuple[str, str]]]:
+        """targets() in batches of `size`, each read when asked for: claims made meanwhile are seen."""
+        after = ""
+        while batch := self.targets(edition, resend_unknown=resend_unknown, after=after, limit=size):
+            yield batch
+            after = batch[-1][0]
 
     def deliveries(self, edition: str, *, statuses: Sequence[str] | None = None, limit: int = -1) -> list[Delivery]:
         """Rows of `edition` in address order, only those with `statuses` when given, at most `limit`."""
@@ -273,7 +386,7 @@ class Ledger:
         groups: dict[tuple[str, str | None, str | None, bool], list[str]] = {}
         for email, status, provider_id, reason, permanent in outcomes:
             groups.setdefault((status, provider_id, reason, permanent), []).append(email)
-        with self._write() as db:
+        with self._write(durable=False) as db:
             for (status, provider_id, reason, permanent), emails in groups.items():
                 db.execute(
                     """UPDATE deliveries SET status = ?, provider_id = ?, reason = ?, permanent = ?, updated_at = ?
@@ -286,7 +399,7 @@ class Ledger:
 
         Call at the start of a send, under the send lock.
         """
-        with self._write() as db:
+        with self._write(durable=False) as db:
             cursor = db.execute(
                 "UPDATE deliveries SET status = 'unknown', reason = ? WHERE status = 'in_flight'", (RECOVERED_REASON,)
             )

@@ -28,7 +28,7 @@ from digest.ledger import Ledger
 from digest.locks import send_lock
 from digest.models import Digest, Edition, Email
 from digest.signup import expire_pending
-from digest.subscribers import read_subscribers
+from digest.subscribers import iter_subscribers
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +118,9 @@ def _run(config: Config, ledger: Ledger, edition_id: str, now: datetime, stop: t
         from digest.suppressions import sync_suppressions
 
         log.info("suppressions: %s", sync_suppressions(config, now).summary)
-    subscribers = read_subscribers(config.subscribers.file)
     transport = transport_for(config)
     try:
-        report = send_edition(config, edition, ledger, transport, subscribers, stop=stop, now=now)
+        report = send_edition(config, edition, ledger, transport, iter_subscribers(config.subscribers.file), stop=stop, now=now)
     finally:
         transport.close()
     return _result_of(report)

@@ -16,7 +16,7 @@ import concurrent.futures
 import logging
 import threading
 import traceback
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,41 +37,14 @@ from digest.config import Config, load_config
 from digest.editions import edition_id_for
 from digest.errors import DigestError, StateError
 from digest.ledger import Ledger
-from digest.run import run_once
+from digest.run_times import next_run_times as next_run_times  # the pure rules: `digest status` needs no APScheduler
+from digest.run_times import run_time_on as run_time_on
+from digest.run_times import run_times_after
 
 log = logging.getLogger(__name__)
 
 JOB_ID = "daily-digest"
 JOB_STORE_FILE = "jobs.sqlite3"
-
-
-def run_time_on(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The run time on local `day`: `at` with fold=0, a time in the spring gap moved forward by the gap."""
-    # fold=0 maps a time in a gap with the offset from before the change, so the round trip
-    # through UTC lands after the gap by exactly its length, and picks the first of two times.
-    wall = datetime.combine(day, at, tzinfo=zone).replace(fold=0)
-    return wall.astimezone(UTC).astimezone(zone)
-
-
-def run_times_after(after: datetime, at: time, zone: ZoneInfo, count: int) -> list[datetime]:
-    """The next `count` run times strictly after `after`, one per local day, aware in `zone`."""
-    if after.tzinfo is None:
-        raise ValueError("after must be an aware datetime")
-    after = after.astimezone(UTC)  # same-zone comparisons ignore fold: compare in UTC
-    times: list[datetime] = []
-    # Step local dates, not datetimes: timedelta arithmetic on aware local times resets fold.
-    day = after.astimezone(zone).date() - timedelta(days=1)
-    while len(times) < count:
-        candidate = run_time_on(day, at, zone)
-        if candidate.astimezone(UTC) > after:
-            times.append(candidate)
-        day += timedelta(days=1)
-    return times
-
-
-def next_run_times(config: Config, after: datetime, count: int) -> list[datetime]:
-    """The next `count` scheduled run times after `after`, aware in newsletter.timezone."""
-    return run_times_after(after, config.schedule.local_time, config.newsletter.zone, count)
 
 
 class DailyTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 has no type hints
@@ -134,6 +107,8 @@ def scheduled_run(
     `RunExecutor` passes the time the run was scheduled for and the stop event. Returns the
     run's outcome; raises DigestError when the run failed (it is recorded first).
     """
+    from digest.run import run_once  # the pipeline loads when a run fires, not for `digest status`
+
     config = load_config(Path(config_path) if config_path else None)
     result = run_once(config, scheduled_for=scheduled_for, now=datetime.now(UTC), stop=stop)
     return f"{result.outcome}: {result.reason}"

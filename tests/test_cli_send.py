@@ -18,6 +18,7 @@ from typing import IO, Any
 import pytest
 
 from digest.deliver.outbox import outbox_path
+from digest.deliver.smtp import SmtpTransport
 from digest.ledger import Ledger
 from tests.support.cli import (
     EDITION,
@@ -182,14 +183,17 @@ def test_a_send_while_another_process_holds_the_lock_exits_1_naming_it(tmp_path:
 def test_a_signal_mid_list_finishes_the_batch_in_flight_records_it_and_exits_3(tmp_path: Path, stop_signal: signal.Signals) -> None:
     with SmtpServer() as server:
         config = smtp_setup(tmp_path, server)
-        gate = server.hold("reader1@example.org")  # the second message of the first batch (of 2)
+        assert SmtpTransport.concurrency == 2  # so the first two batches are in flight, the third waits
+        # The last message of each batch in flight is held, so neither ends before the signal is taken.
+        gates = [server.hold("reader1@example.org"), server.hold("reader3@example.org")]
         process = start_digest(config, "send", "--yes", stdout=subprocess.DEVNULL)
         lines = StderrLines(process)
         try:
-            assert gate.arrived.wait(30)
+            assert all(gate.arrived.wait(30) for gate in gates)
             process.send_signal(stop_signal)
             lines.wait_for(f"{stop_signal.name}: finishing the batches in flight")
-            gate.release()
+            for gate in gates:
+                gate.release()
             process.wait(timeout=30)
         finally:
             if process.poll() is None:
@@ -199,37 +203,41 @@ def test_a_signal_mid_list_finishes_the_batch_in_flight_records_it_and_exits_3(t
             lines.close()
         assert process.returncode == 3, stderr
         assert "stopped: stopped on request (signal)" in stderr
-        assert server.recipients() == ["reader0@example.org", "reader1@example.org"]
+        # Every batch in flight (one per connection) was finished and recorded; none started after.
+        sent = 2 * SmtpTransport.concurrency
+        assert sorted(server.recipients()) == [f"reader{i}@example.org" for i in range(sent)]
         [counts] = status_json(config)["editions"]
-        assert counts == {"edition": EDITION, "subscribers": 5, "sent": 2, "pending": 3, "failed": 0, "unknown": 0}
+        assert counts == {"edition": EDITION, "subscribers": 5, "sent": sent, "pending": 5 - sent, "failed": 0, "unknown": 0}
         rest = invoke(config, "send", "--yes")
         assert rest.exit_code == 0, rest.output
-    assert server.recipients() == [f"reader{i}@example.org" for i in range(5)]
+    assert sorted(server.recipients()) == [f"reader{i}@example.org" for i in range(5)]
 
 
 def test_a_send_killed_mid_batch_leaves_unknown_that_is_reported_and_resent_only_on_request(tmp_path: Path) -> None:
     with SmtpServer() as server:
         config = smtp_setup(tmp_path, server)
-        gate = server.hold("reader1@example.org")
+        assert SmtpTransport.concurrency == 2  # two batches (of 2) in flight at once: hold the last message of each
+        gates = [server.hold("reader1@example.org"), server.hold("reader3@example.org")]
         process = start_digest(config, "send", "--yes", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            assert gate.arrived.wait(30)
+            assert all(gate.arrived.wait(30) for gate in gates)
         finally:
             process.kill()
             process.wait(timeout=30)
-        # The whole first batch was in flight: even reader0, whose message the server took, is unknown.
+        # Both batches were in flight: even reader0, whose message the server took, is unknown.
         [counts] = status_json(config)["editions"]
-        assert counts == {"edition": EDITION, "subscribers": 5, "sent": 0, "pending": 3, "failed": 0, "unknown": 2}
+        assert counts == {"edition": EDITION, "subscribers": 5, "sent": 0, "pending": 1, "failed": 0, "unknown": 4}
         table = invoke(config, "status").stdout
         assert "unknown   reader1@example.org" in table and "--resend-unknown" in table
-        gate.release()  # the server takes the message after all: why unknowns are not resent blindly
+        for gate in gates:
+            gate.release()  # the server takes the message after all: why unknowns are not resent blindly
 
         rest = invoke(config, "send", "--yes")
         assert rest.exit_code == 3, rest.output
-        assert f"edition {EDITION} now: 5 subscribers, 3 sent, 0 pending, 0 failed, 2 unknown" in rest.stdout
+        assert f"edition {EDITION} now: 5 subscribers, 1 sent, 0 pending, 0 failed, 4 unknown" in rest.stdout
         assert f"`digest send --edition {EDITION} --resend-unknown`" in rest.stderr
         again = invoke(config, "send", "--yes")
-        assert (again.exit_code, again.stdout) == (3, f"nothing to send: edition {EDITION} already sent to 3 subscribers, 2 unknown\n")
+        assert (again.exit_code, again.stdout) == (3, f"nothing to send: edition {EDITION} already sent to 1 subscribers, 4 unknown\n")
         assert server.recipients().count("reader0@example.org") == 1  # unknown: not sent again
 
         resent = invoke(config, "send", "--yes", "--resend-unknown")

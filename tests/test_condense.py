@@ -346,7 +346,7 @@ def test_the_same_fact_from_two_outlets_is_one_bullet_crediting_both() -> None:
     assert digest.to_json()["sections"][0]["items"][0]["also"] == [{"url": other.url, "title": "Third cut", "site": "wire.example.com"}]
 
 
-def test_an_opening_that_leans_on_the_sentence_before_is_joined_with_it_or_not_used() -> None:
+def test_an_opening_that_leans_on_the_sentence_before_is_joined_with_it_left_off_or_not_used() -> None:
     text = "\n\n".join([
         "Ministers met in Seville to discuss the lunar programme.",
         "In light of this shifting landscape, Germany and France agreed to fund a lunar lander for €4.2bn.",
@@ -358,7 +358,9 @@ def test_an_opening_that_leans_on_the_sentence_before_is_joined_with_it_or_not_u
     shown = texts(build([article], [SectionConfig("Moon", ("lunar", "lander", "rovers"), max_items=10)]))
 
     assert "The agency ordered two lunar rovers on Tuesday. It will pay €300m for them over five years." in shown
-    assert not [t for t in shown if "Germany and France" in t or "fell short" in t]  # never cut part-way into a sentence
+    # A leaning opening phrase is left off when what follows is a whole statement; never the end of one.
+    assert "Germany and France agreed to fund a lunar lander for €4.2bn." in shown
+    assert not [t for t in shown if "fell short" in t]  # "the lunar budget fell short ..." does not start a statement
     assert not [t for t in shown if t.startswith(("However", "In light of", "It "))]
     assert all(t in text for t in shown)
 
@@ -523,7 +525,7 @@ def test_background_scene_setting_and_transitions_go_in_no_section_whatever_room
     assert shown == news  # a dated event stays news whatever its shape ("a 45-year-old ... on Monday")
 
 
-def test_statements_of_an_article_already_sent_unchanged_rank_below_those_of_new_articles() -> None:
+def test_an_article_already_sent_unchanged_fills_no_section_but_credits_what_a_new_one_repeats() -> None:
     old = Article(url="https://a.example/old", title="Strike called", text="\n\n".join([
         "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
         "Members voted 89% in favour of the strike on a turnout of 78%, the union said.",
@@ -538,12 +540,16 @@ def test_statements_of_an_article_already_sent_unchanged_rank_below_those_of_new
         return texts(condense([old, new], sections, edition="e", title="T", now=NOW, stale_urls=stale))
 
     assert shown(frozenset())[0].startswith("Train drivers at 14 operators")
-    assert shown(frozenset({old.url})) == [
-        "Operators made a new pay offer to drivers in a bid to avert the strike.",
-        "Train drivers at 14 operators will walk out on 12 December after rejecting a 3.5% pay offer.",
-    ]
+    # Yesterday's story: what it still holds that was not sent is not news today either.
+    assert shown(frozenset({old.url})) == ["Operators made a new pay offer to drivers in a bid to avert the strike."]
     # With nothing new to say, a section says so rather than refill with the unchanged article.
     assert texts(condense([old], sections, edition="e", title="T", now=NOW, stale_urls=frozenset({old.url}))) == []
+    # A new page repeating the unchanged article's statement: one bullet, the unchanged page credited too.
+    echo = Article(url="https://c.example/echo", title="Walkout", via=old.url,
+                   text="Train drivers at 14 operators are to walk out on 12 December after turning down a 3.5% pay offer.")
+    digest = condense([old, echo], sections, edition="e", title="T", now=NOW, stale_urls=frozenset({old.url}))
+    [bullet] = digest.sections[0].bullets
+    assert (bullet.source.url, [ref.url for ref in bullet.also]) == (echo.url, [old.url])
 
 
 def test_two_outlets_leading_with_one_figure_in_their_own_words_make_one_bullet() -> None:
@@ -629,3 +635,28 @@ def test_any_text_condenses_into_verbatim_bullets_within_max_items(bodies: list[
         assert len(section.bullets) <= config.max_items
         for bullet in section.bullets:
             assert bullet.text in by_url[bullet.source.url].text
+
+
+def test_a_plural_title_matches_its_singular_in_the_text() -> None:
+    text = "The council voted on Tuesday to run every bus route in the city itself from 2028."
+    digest = build([Article(url="https://a.example/b", title="Vote", text=text)],
+                   [SectionConfig("Buses", ("franchising", "timetables")), SectionConfig("Trams", ("tramline",))])
+
+    assert section_texts(digest, "Buses") == [text]
+
+
+def test_what_a_section_was_sent_before_teaches_it_its_words() -> None:
+    lede = "Campaigners lodged a High Court challenge on Monday to the airport's approval to grow to 15 million passengers."
+    article = Article(url="https://a.example/court", title="Airport faces court challenge", text=lede)
+    sections = (SectionConfig("Air travel", ("flights", "aircraft noise")), SectionConfig("Buses", ("bus routes",)))
+    past = {"Air travel": [
+        "The airport expects the expansion to create 2,400 jobs, and passengers will rise by a third.",
+        "Night flights at the airport will be capped, and passengers face a new £10 drop-off charge.",
+    ]}
+
+    def shown(past_sections: dict[str, list[str]]) -> list[str]:
+        digest = condense([article], sections, edition="e", title="T", now=NOW, past_sections=past_sections)
+        return section_texts(digest, "Air travel")
+
+    assert shown({}) == []  # no word of the section's own
+    assert shown(past) == [lede]  # "airport", "passengers": what the section told readers before

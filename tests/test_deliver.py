@@ -25,6 +25,7 @@ from digest.deliver.message import (
     MAX_DISPLAY_NAME_LENGTH,
     MAX_SUBJECT_LENGTH,
     build_message,
+    display_name,
     message_bytes,
     personalise,
 )
@@ -114,6 +115,24 @@ def test_outbox_files_parse_back_with_every_header_and_the_recipients_own_parts(
         assert f'href="{url}"' in html
         assert "%%" not in text + html
     assert len(message_ids) == 3
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Alice", 'Bob "The Builder" & <Co>', "Chloé Ünïcode", "", "Dr. " + "Longname " * 130],
+    ids=["plain", "specials", "not-ascii", "no-name", "longer-than-a-header-line"],
+)
+def test_every_recipient_gets_their_own_name_and_parts_back_whatever_the_name(tmp_path: Path, name: str) -> None:
+    config, edition = setup(tmp_path, rows=[("reader@example.org", name)])
+    report = send(config, edition)
+    assert report.sent == 1
+    raw = outbox_path(config.delivery.outbox_dir, edition.id, "reader@example.org").read_bytes()
+    message = parse(raw)
+    assert message["To"].addresses[0].display_name == display_name(name)  # one line, at most 100 characters
+    url = message["List-Unsubscribe"].strip("<>")
+    text, html = (part.replace("\r\n", "\n").rstrip("\n") for part in parts(message))
+    assert (html, text) == tuple(part.rstrip("\n") for part in personalise(edition.email, Recipient("reader@example.org", name, url)))
+    assert all(line.isascii() for line in raw.split(b"\r\n"))  # 7-bit: any server on the way takes it
 
 
 def test_names_are_html_escaped_and_cannot_smuggle_in_a_placeholder() -> None:
@@ -218,15 +237,16 @@ def test_batches_follow_the_smaller_batch_size_and_stop_ends_after_the_batches_i
 
     report = send(config, edition, transport, stop=stop, on_batch=on_batch)
     # The batches already in flight (as many as the transport runs at once) finish; no other starts.
-    in_flight = transport.concurrency
-    assert sorted(b.number for b in batches) == list(range(1, in_flight + 1))
+    numbers = sorted(b.number for b in batches)
+    assert numbers == list(range(1, transport.concurrency + 1))
+    sent = 2 * len(numbers)
     assert {(b.batches, b.size, b.sent) for b in batches} == {(8, 2, 2)}
     assert report.stopped and "signal" in report.stopped
-    assert report.counts == {"subscribers": 15, "sent": 2 * in_flight, "pending": 15 - 2 * in_flight, "failed": 0, "unknown": 0}
+    assert report.counts == {"subscribers": 15, "sent": sent, "pending": 15 - sent, "failed": 0, "unknown": 0}
     assert report.exit_code == 3
-    assert len(list((config.delivery.outbox_dir / edition.id).glob("*.eml"))) == 2 * in_flight
+    assert len(list((config.delivery.outbox_dir / edition.id).glob("*.eml"))) == sent
     rest = send(config, edition)
-    assert (rest.sent, rest.exit_code) == (15 - 2 * in_flight, 0)
+    assert (rest.sent, rest.exit_code) == (15 - sent, 0)
 
 
 def test_a_test_send_is_marked_not_counted_and_freezes_nothing(tmp_path: Path) -> None:
@@ -277,19 +297,20 @@ def test_a_refused_request_stops_the_send_and_leaves_the_rest_pending(tmp_path: 
     with SendGridServer() as server:
         config, edition, transport = sendgrid_setup(tmp_path, server, 10, 2)
         server.reject_next("The from address does not match a verified Sender Identity.", status=403)
-        release = server.hold_next()  # the other batch in flight waits until the refusal is recorded
+        release = server.hold_next(count=transport.concurrency - 1)  # the others in flight wait until it is recorded
         with pytest.raises(ProviderRejectedError, match="does not match a verified Sender Identity"):
             send(config, edition, transport, on_batch=release_once_refused(release))
         accepted = set(server.accepted_recipients)
     with Ledger.open(config.state.dir) as ledger:
         counts = ledger.counts(edition.id)
         sent = {d.email for d in ledger.deliveries(edition.id, statuses=("sent",))}
-    # Two batches were in flight together: one refused, the other accepted and recorded; no third went out.
-    assert sent == accepted and len(sent) == 2
+    # The batches in flight together: one refused, the others accepted and recorded; no other went out.
+    taken = 2 * (transport.concurrency - 1)
+    assert sent == accepted and len(sent) == taken
+    assert counts == {"subscribers": 10, "sent": taken, "pending": 10 - taken, "failed": 0, "unknown": 0}
     with Ledger.open(config.state.dir) as ledger:
         reasons = {d.reason for d in ledger.deliveries(edition.id, statuses=("pending",))}
     assert reasons == {None, "SendGrid refused the request (403): The from address does not match a verified Sender Identity. (check SENDGRID_API_KEY)"}
-    assert counts == {"subscribers": 10, "sent": 2, "pending": 8, "failed": 0, "unknown": 0}
 
 
 def test_a_lost_answer_leaves_its_batch_unknown_until_resend_unknown(tmp_path: Path) -> None:
@@ -345,29 +366,32 @@ def test_once_the_provider_cannot_be_reached_no_further_batch_is_started(tmp_pat
         config, edition, _ = sendgrid_setup(tmp_path, server, 10, 2)
         transport = SendGridTransport(config, sleep=lambda _: None, max_attempts=1)
         server.respond_next(503, body=b'{"errors": [{"message": "try later"}]}')  # whichever batch comes first
-        release = server.hold_next()  # the other waits until the failure is recorded
+        release = server.hold_next(count=transport.concurrency - 1)  # the others wait until the failure is recorded
         report = send(config, edition, transport, on_batch=release_once_refused(release))
         received = server.received
-    # Two batches were in flight at once: one failed, the other was taken; the other three never started.
-    assert received == 2
-    assert report.counts == {"subscribers": 10, "sent": 2, "pending": 8, "failed": 0, "unknown": 0}
+    # The batches in flight at once: one failed, the others were taken; the rest never started.
+    taken = 2 * (transport.concurrency - 1)
+    assert received == transport.concurrency
+    assert report.counts == {"subscribers": 10, "sent": taken, "pending": 10 - taken, "failed": 0, "unknown": 0}
     assert report.exit_code == 1 and report.error and "503" in report.error
 
 
 def test_a_batch_starts_as_soon_as_any_one_in_flight_finishes(tmp_path: Path) -> None:
     with SendGridServer() as server:
-        config, edition, transport = sendgrid_setup(tmp_path, server, 6, 2)
+        readers = 2 * (SendGridTransport.concurrency + 1)  # one batch more than run at once
+        config, edition, transport = sendgrid_setup(tmp_path, server, readers, 2)
         release = server.hold_next()
         result: list[Any] = []
         sender = threading.Thread(target=lambda: result.append(send(config, edition, transport)))
         sender.start()
         try:
             server.wait_for_held()
-            server.wait_for_requests(3)  # the third batch goes out while the first is still held
+            # one more batch than run at once goes out while the first is still held
+            server.wait_for_requests(transport.concurrency + 1)
         finally:
             release.set()
             sender.join(30)
-        assert result[0].counts["sent"] == 6
+        assert result[0].counts["sent"] == readers
 
 
 class _FaultyTransport:

@@ -492,8 +492,10 @@ def test_a_400_stops_the_send_with_sendgrids_message_and_a_rerun_sends_only_the_
     assert stderr.strip().splitlines()[-1] == (
         "error: SendGrid refused the request (400): The from address does not match a verified Sender Identity"
     )
-    assert tally(ledger_statuses(project, sendgrid_server)) == {"sent": 1000, "pending": 1500, "failed": 0, "unknown": 0}
-    assert len(sendgrid_server.accepted_recipients) == 1000
+    # What was in flight beside the refused request was taken; everyone else stays pending.
+    sent = len(sendgrid_server.accepted_recipients)
+    assert 1000 <= sent <= 2000  # the refused request's batch (of 1,000 or 500) at least stays pending
+    assert tally(ledger_statuses(project, sendgrid_server)) == {"sent": sent, "pending": 2500 - sent, "failed": 0, "unknown": 0}
 
     rerun = digest_cli(project, sendgrid_server, "send", "--yes")
 

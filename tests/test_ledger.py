@@ -76,6 +76,10 @@ def test_counts_add_up_to_the_list_through_a_whole_send(ledger: Ledger) -> None:
     assert [(d.email, d.provider_id, d.batch, d.attempts) for d in alice] == [("alice@example.org", "msg-1", "batch-1", 1)]
 
 
+def audience(*emails: str) -> list[tuple[str, str]]:
+    return [(email, f"name of {email}") for email in emails]
+
+
 def test_settled_addresses_are_never_sent_again_and_unknown_only_on_request(ledger: Ledger) -> None:
     ledger.add_pending("e", LIST, NOW)
     ledger.record_outcomes(
@@ -88,8 +92,34 @@ def test_settled_addresses_are_never_sent_again_and_unknown_only_on_request(ledg
         ],
         NOW,
     )
-    assert ledger.settled("e") == {"alice@example.org", "bob@example.org", "carol@example.org"}
-    assert ledger.settled("e", resend_unknown=True) == {"alice@example.org", "bob@example.org"}
+    assert ledger.load_audience(audience(*LIST, "erin@example.org")) == 5
+    assert ledger.targets("e") == audience("dave@example.org", "erin@example.org")  # erin has no row yet
+    assert ledger.count_targets("e") == 2
+    assert ledger.targets("e", resend_unknown=True) == audience("carol@example.org", "dave@example.org", "erin@example.org")
+    assert ledger.count_targets("e", resend_unknown=True) == 3
+
+
+def test_the_audience_holds_each_address_once_and_is_walked_in_address_order(ledger: Ledger) -> None:
+    rows = [("zoe@example.org", "Zoe"), ("Bob@Example.org", "Bob"), ("bob@example.org", "second Bob"), ("amy@example.org", "Amy")]
+    assert ledger.load_audience(rows) == 3
+    assert ledger.targets("e") == [("amy@example.org", "Amy"), ("Bob@Example.org", "Bob"), ("zoe@example.org", "Zoe")]
+    assert ledger.add_audience_pending("e", NOW) == 3
+    assert ledger.add_audience_pending("e", NOW) == 0
+    assert ledger.load_audience(audience("new@example.org")) == 1  # a new audience replaces the old
+    assert ledger.targets("e") == audience("new@example.org")
+
+
+def test_a_large_audience_is_added_and_walked_in_batches_with_claims_seen(ledger: Ledger) -> None:
+    emails = [f"reader{i:05d}@example.org" for i in range(25_000)]
+    assert ledger.load_audience(audience(*reversed(emails))) == len(emails)
+    assert ledger.add_audience_pending("e", NOW) == len(emails)  # more than one transaction's worth
+    walked: list[str] = []
+    for batch in ledger.iter_targets("e", 1000):
+        walked.extend(email for email, _ in batch)
+        ledger.claim("e", [email for email, _ in batch], "b", NOW)
+        ledger.record_outcomes("e", ((email, "sent", "m", None, False) for email, _ in batch), NOW)
+    assert walked == emails
+    assert ledger.counts("e")["sent"] == len(emails) and ledger.count_targets("e") == 0
 
 
 def test_rows_in_flight_of_a_process_that_died_count_as_unknown_and_are_recovered(tmp_path: Path) -> None:
@@ -137,7 +167,8 @@ def test_rows_of_addresses_no_longer_active_are_dropped_unless_they_are_history(
         [("alice@example.org", "sent", "m", None, False), ("bob@example.org", "failed", None, "451", False)],
         NOW,
     )
-    assert ledger.drop_unsendable("e", ["carol@example.org"]) == 2  # bob (temporary failure) and dave (pending)
+    ledger.load_audience(audience("carol@example.org"))
+    assert ledger.drop_unsendable("e") == 2  # bob (temporary failure) and dave (pending)
     assert {d.email for d in ledger.deliveries("e")} == {"alice@example.org", "carol@example.org"}
 
 

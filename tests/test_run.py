@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from digest.config import load_config
+from digest.deliver.sendgrid import SendGridTransport
 from digest.ledger import Ledger
 from tests.support.cli import SAMPLE_PAGE, SECRET, StderrLines, invoke, start_digest, write_config, write_subscribers
 from tests.support.sendgrid_server import SendGridServer
@@ -146,16 +147,17 @@ def test_a_signal_during_a_send_finishes_the_batches_in_flight_and_exits_3(
 ) -> None:
     config = make_config(
         tmp_path,
-        subscribers=7,
+        subscribers=9,
         delivery={"transport": "sendgrid", "sendgrid_api_url": sendgrid.url, "batch_size": 2},
     )
     sendgrid.suppressions.records["/v3/suppression/unsubscribes"] = [{"created": 1767225600, "email": "reader7@example.org"}]
     env = env_at(DAY_1, SENDGRID_API_KEY=sendgrid.api_key)
-    release = sendgrid.hold_next(count=2)  # both batches the transport sends at once
+    in_flight = SendGridTransport.concurrency  # the batches the transport sends at once: all held
+    release = sendgrid.hold_next(count=in_flight)
     process = start_digest(config, "run", env=env)
     stderr, stdout = StderrLines(process), StderrLines(process, process.stdout)
     try:
-        sendgrid.wait_for_held(2)
+        sendgrid.wait_for_held(in_flight)
         other = start_digest(config, "run", env=env)
         _, other_err = other.communicate(timeout=30)
         assert other.returncode == 1
@@ -173,18 +175,19 @@ def test_a_signal_during_a_send_finishes_the_batches_in_flight_and_exits_3(
         out = stdout.text()
         stdout.close()
         stderr.close()
-    assert process.returncode == 3, out
-    assert out.startswith("partial: edition 2026-11-26 via sendgrid: sent 4, pending 2, failed 0, unknown 0 of 6; stopped")
+    assert process.returncode == 3, out  # recipients are left: the contract's "partial" exit code
+    sent = 2 * in_flight
+    assert out.startswith(f"partial: edition 2026-11-26 via sendgrid: sent {sent}, pending {8 - sent}, failed 0, unknown 0 of 8; stopped")
 
     # reader7 unsubscribed at SendGrid: synced first, so never mailed. Nobody was mailed twice.
-    assert sorted(sendgrid.accepted_recipients) == [f"reader{i}@example.org" for i in range(1, 5)]
+    assert sorted(sendgrid.accepted_recipients) == [f"reader{i}@example.org" for i in range(1, sent + 1)]
     with Ledger.open(load_config(config).state.dir) as ledger:
         counts = ledger.counts("2026-11-26")
     assert counts["sent"] + counts["pending"] + counts["failed"] + counts["unknown"] == counts["subscribers"]
     assert "reader7@example.org,Reader 7,unsubscribed" in (tmp_path / "subscribers.csv").read_text(encoding="utf-8")
     rest = invoke(config, "send", "--yes", env=env)
     assert rest.exit_code == 0, rest.output
-    assert sorted(sendgrid.accepted_recipients) == [f"reader{i}@example.org" for i in range(1, 7)]
+    assert sorted(sendgrid.accepted_recipients) == sorted(f"reader{i}@example.org" for i in (1, 2, 3, 4, 5, 6, 8, 9))
 
 
 def test_run_help_names_the_exit_codes(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import time_machine
 from apscheduler.triggers.cron import CronTrigger
 
 from digest.config import Config, load_config
+from digest.deliver.sendgrid import SendGridTransport
 from digest.ledger import Ledger
 from digest.schedule import JOB_ID, DailySchedule, DailyTrigger, next_run_times, run_times_after
 from tests.support.cli import StderrLines, invoke, start_digest, write_config, write_subscribers
@@ -228,14 +229,15 @@ def test_stopping_the_scheduler_mid_send_lets_the_batches_in_flight_finish(
 ) -> None:
     monkeypatch.setenv("SENDGRID_API_KEY", sendgrid.api_key)
     delivery = {"transport": "sendgrid", "sendgrid_api_url": sendgrid.url, "batch_size": 2}
-    config = load_config(make_config(tmp_path, subscribers=6, delivery=delivery))
+    config = load_config(make_config(tmp_path, subscribers=8, delivery=delivery))
     settle(config, datetime(2026, 11, 26, 6, 0, tzinfo=UTC))
-    release = sendgrid.hold_next(count=2)  # the two batches the transport sends at once
+    in_flight = SendGridTransport.concurrency
+    release = sendgrid.hold_next(count=in_flight)  # the batches the transport sends at once
     with time_machine.travel(datetime(2026, 11, 26, 7, 0, 5, tzinfo=UTC), tick=False):
         daily = DailySchedule(config)
         daily.start()
         daily.scheduler._process_jobs()
-        sendgrid.wait_for_held(2)
+        sendgrid.wait_for_held(in_flight)
         stopping = threading.Thread(target=daily.shutdown)  # what SIGTERM does in `digest schedule`
         stopping.start()
         assert daily.stop.wait(10)
@@ -244,8 +246,9 @@ def test_stopping_the_scheduler_mid_send_lets_the_batches_in_flight_finish(
     assert not stopping.is_alive()
     [(edition, outcome, reason)] = runs(config)
     assert (edition, outcome) == ("2026-11-26", "partial")
-    assert reason.startswith("edition 2026-11-26 via sendgrid: sent 4, pending 2, failed 0, unknown 0 of 6")
-    assert len(sendgrid.accepted_recipients) == 4
+    sent = 2 * in_flight
+    assert reason.startswith(f"edition 2026-11-26 via sendgrid: sent {sent}, pending {8 - sent}, failed 0, unknown 0 of 8")
+    assert len(sendgrid.accepted_recipients) == sent
 
 
 def test_a_changed_grace_keeps_the_stored_run(tmp_path: Path, secret: None) -> None:

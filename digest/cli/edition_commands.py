@@ -16,12 +16,8 @@ import click
 from digest.atomic import write_atomic
 from digest.cli import AppContext, cli, pass_app
 from digest.config import Config
-from digest.deliver.base import Recipient
-from digest.deliver.message import build_message, personalise
 from digest.editions import EditionStore, get_edition
 from digest.errors import NoSourcesError
-from digest.extract import extract_article
-from digest.gather import check_sources, fetch_page
 from digest.history import read_history
 from digest.ledger import Ledger
 from digest.models import Edition
@@ -65,6 +61,10 @@ def load_or_build_edition(
 
 def preview_document(edition: Edition, config: Config, fmt: str, now: datetime) -> bytes:
     """The edition as a reader would see it, addressed to the preview address."""
+    # Each command loads the heavy stages it uses when it runs: `digest --help` imports every command module.
+    from digest.deliver.base import Recipient
+    from digest.deliver.message import build_message, personalise
+
     if fmt == "json":
         return (json.dumps(edition.digest.to_json(), indent=2, ensure_ascii=False) + "\n").encode()
     if fmt == "eml":
@@ -142,6 +142,9 @@ class _OneFileHandler(http.server.BaseHTTPRequestHandler):
 @pass_app
 def extract(app: AppContext, location: str, fmt: str) -> None:
     """Show what extraction gets from one page (URL or FILE): title, text, date, author, related links."""
+    from digest.extract import extract_article
+    from digest.gather import fetch_page
+
     page = fetch_page(location if "://" in location else str(Path(location).resolve()), app.config.gather)
     article = extract_article(page)
     if fmt == "text":
@@ -170,6 +173,8 @@ def sources_check(app: AppContext) -> None:
 
     Exits 1 when no configured source could be fetched.
     """
+    from digest.gather import check_sources
+
     checks = check_sources(app.config.sources, app.config.gather)
     rows = [("SOURCE", "STATUS", "HTTP", "BYTES", "TIME", "RELATED", "REASON")]
     for check in checks:

@@ -11,8 +11,6 @@ import click
 
 from digest.cli import AppContext, cli, pass_app, stop_on_signals
 from digest.locks import schedule_lock
-from digest.run import run_once
-from digest.schedule import DailySchedule, next_run_times
 
 log = logging.getLogger("digest.cli")
 
@@ -28,6 +26,8 @@ def run_command(app: AppContext) -> None:
     Exit codes: 0 sent or skipped, 1 error (e.g. no source could be fetched, another send is
     running), 3 sent but some recipients were not (`digest status` says which).
     """
+    from digest.run import run_once  # the whole pipeline loads only when a run starts
+
     config = app.config
     stop = threading.Event()
     with stop_on_signals(stop, "a running send ends after its current batch, then digest run exits"):
@@ -51,6 +51,8 @@ def schedule_command(app: AppContext, count: int | None) -> None:
     `digest status` shows it. SIGTERM or Ctrl-C: no new runs; a running send finishes its current
     batch; exit 0. A second `digest schedule` on the same state dir exits 1.
     """
+    from digest.schedule import DailySchedule, next_run_times
+
     config = app.config
     if count is not None:
         for moment in next_run_times(config, app.now(), count):

@@ -9,30 +9,22 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from digest.cli import AppContext, cli, pass_app, stop_on_signals
-from digest.cli.edition_commands import load_or_build_edition
-from digest.config import Config
-from digest.deliver import (
-    BatchReport,
-    SendReport,
-    active_subscribers,
-    plan_send,
-    send_edition,
-    send_test,
-    transport_for,
-)
-from digest.deliver.base import Recipient, Transport
-from digest.deliver.message import build_message, check_sendable, message_bytes, sending_problems
-from digest.deliver.outbox import outbox_path
 from digest.errors import DeliveryError, DigestError, EditionError
 from digest.ledger import Ledger, ledger_path
-from digest.models import Edition, Subscriber
-from digest.schedule import next_run_times
-from digest.subscribers import address_key, count_statuses, normalise_email, read_subscribers
+
+if TYPE_CHECKING:
+    from digest.config import Config
+    from digest.deliver import BatchReport, SendPlan, SendReport
+    from digest.deliver.base import Transport
+    from digest.models import Edition
+
+# The sending stack (transports, message building, the subscriber list) is imported inside the
+# functions that use it: `digest status` and `digest --help` load this module and must start fast.
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +68,25 @@ def send_command(
     Exit codes: 0 all sent (or nothing to send), 1 error, 3 recipients left pending, failed or
     unknown (`digest status` says which).
     """
+    from digest.cli.edition_commands import load_or_build_edition
+    from digest.deliver import plan_send, transport_for
+    from digest.deliver.message import check_sendable
+    from digest.subscribers import iter_subscribers
+
     config = app.config
     now = app.now()
     with Ledger.open(config.state.dir) as ledger:
         edition, _ = load_or_build_edition(app, ledger, edition_id=edition_id)
-        subscribers = read_subscribers(config.subscribers.file)
         if to is not None:
-            _send_test_copy(app, ledger, edition, to, subscribers, dry_run=dry_run)
+            _send_test_copy(app, ledger, edition, to, dry_run=dry_run)
             return
-        targets = plan_send(ledger, edition.id, subscribers, resend_unknown=resend_unknown)
+        # Streamed into the ledger once; the send goes to the audience staged here.
+        plan = plan_send(ledger, edition.id, iter_subscribers(config.subscribers.file), resend_unknown=resend_unknown)
         if dry_run:
-            _print_dry_run(config, edition, targets, ledger.counts(edition.id), allow_empty=allow_empty)
+            _print_dry_run(config, edition, plan, ledger, allow_empty=allow_empty)
             return
-        if not targets:
-            if not active_subscribers(subscribers):
+        if not plan.targets:
+            if not plan.active:
                 click.echo(f"nothing to send: no active subscribers in {config.subscribers.file} (add one with `digest subscribers add EMAIL`)")
                 return
             _nothing_to_send(edition.id, ledger.counts(edition.id))
@@ -98,8 +95,8 @@ def send_command(
         check_sendable(config, edition)  # refuse before asking, with the error that names the fix
         transport = transport_for(config, clock=app.now)
         try:
-            _confirm(edition.id, len(targets), transport.name, yes)
-            report = _send_with_progress(config, edition, ledger, transport, subscribers, targets, resend_unknown, now)
+            _confirm(edition.id, plan.targets, transport.name, yes)
+            report = _send_with_progress(config, edition, ledger, transport, plan, now)
         finally:
             transport.close()
     if report.nothing_to_send:
@@ -119,28 +116,20 @@ def _confirm(edition: str, count: int, transport: str, yes: bool) -> None:
 
 
 def _send_with_progress(
-    config: Config,
-    edition: Edition,
-    ledger: Ledger,
-    transport: Transport,
-    subscribers: tuple[Subscriber, ...],
-    targets: list[Subscriber],
-    resend_unknown: bool,
-    now: datetime,
+    config: Config, edition: Edition, ledger: Ledger, transport: Transport, plan: SendPlan, now: datetime
 ) -> SendReport:
+    from digest.deliver import send_edition
+
     stop = threading.Event()
     on_terminal = sys.stderr.isatty()
     bar_context: Any = (
-        click.progressbar(length=len(targets), label=f"sending {edition.id} via {transport.name}", file=sys.stderr)
+        click.progressbar(length=plan.targets, label=f"sending {edition.id} via {transport.name}", file=sys.stderr)
         if on_terminal
         else nullcontext(None)
     )
     with stop_on_signals(stop, "finishing the batches in flight, then stopping"), bar_context as bar:
         on_batch: Callable[[BatchReport], None] = (lambda b: bar.update(b.size)) if bar is not None else _log_batch
-        return send_edition(
-            config, edition, ledger, transport, subscribers,
-            resend_unknown=resend_unknown, stop=stop, on_batch=on_batch, now=now,
-        )
+        return send_edition(config, edition, ledger, transport, plan, stop=stop, on_batch=on_batch, now=now)
 
 
 def _log_batch(batch: BatchReport) -> None:
@@ -183,17 +172,21 @@ def _print_report(report: SendReport) -> None:
         click.echo("failed recipients: `digest status` lists them; a temporary failure is retried by the next send", err=True)
 
 
-def _print_dry_run(config: Config, edition: Edition, targets: list[Subscriber], counts: dict[str, int], *, allow_empty: bool) -> None:
+def _print_dry_run(config: Config, edition: Edition, plan: SendPlan, ledger: Ledger, *, allow_empty: bool) -> None:
+    from digest.deliver.message import sending_problems
+
+    counts = ledger.counts(edition.id)
+    first = ledger.targets(edition.id, resend_unknown=plan.resend_unknown, limit=FIRST_RECIPIENTS_SHOWN)
     where = f" -> {config.delivery.outbox_dir / edition.id}" if config.delivery.transport == "outbox" else ""
     click.echo("dry run: nothing is sent")
     click.echo(f"transport:   {config.delivery.transport}{where}")
     click.echo(f"edition:     {edition.id} (built {edition.built_at.isoformat()})")
     click.echo(f"subject:     {edition.email.subject}")
-    click.echo(f"recipients:  {len(targets):,} (already sent: {counts['sent']:,}, unknown: {counts['unknown']:,})")
-    shown = ", ".join(s.email for s in targets[:FIRST_RECIPIENTS_SHOWN])
-    more = f", … {len(targets) - FIRST_RECIPIENTS_SHOWN:,} more" if len(targets) > FIRST_RECIPIENTS_SHOWN else ""
+    click.echo(f"recipients:  {plan.targets:,} (already sent: {counts['sent']:,}, unknown: {counts['unknown']:,})")
+    shown = ", ".join(email for email, _ in first)
+    more = f", … {plan.targets - len(first):,} more" if plan.targets > len(first) else ""
     click.echo(f"first:       {shown or '-'}{more}")
-    click.echo(f"size:        {_message_size(config, edition, targets)}")
+    click.echo(f"size:        {_message_size(config, edition, first[0] if first else ('reader@example.org', ''))}")
     problems = sending_problems(config, edition)
     if edition.digest.is_empty and not allow_empty:
         problems = [empty_refusal(edition.id), *problems]
@@ -201,21 +194,29 @@ def _print_dry_run(config: Config, edition: Edition, targets: list[Subscriber], 
         click.echo(f"would refuse: {problem}", err=True)
 
 
-def _message_size(config: Config, edition: Edition, targets: list[Subscriber]) -> str:
+def _message_size(config: Config, edition: Edition, first: tuple[str, str]) -> str:
     """One message's size, built without the secret (a made-up token of a real token's length)."""
-    first = targets[0] if targets else Subscriber("reader@example.org")
+    from digest.deliver.base import Recipient
+    from digest.deliver.message import build_message, message_bytes
+
+    email, name = first
     url = f"{config.newsletter.base_url.rstrip('/')}/unsubscribe/{'x' * 56}"
     try:
-        size = len(message_bytes(build_message(edition, Recipient(first.email, first.name, url), config, now=edition.built_at)))
+        size = len(message_bytes(build_message(edition, Recipient(email, name, url), config, now=edition.built_at)))
     except DigestError:
         size = len(edition.email.html.encode()) + len(edition.email.text.encode())
     return f"{size / 1024:.1f} KB per message (HTML {len(edition.email.html.encode()) / 1024:.1f} KB, text {len(edition.email.text.encode()) / 1024:.1f} KB)"
 
 
-def _send_test_copy(app: AppContext, ledger: Ledger, edition: Edition, to: str, subscribers: tuple[Subscriber, ...], *, dry_run: bool) -> None:
+def _send_test_copy(app: AppContext, ledger: Ledger, edition: Edition, to: str, *, dry_run: bool) -> None:
+    from digest.deliver import send_test, transport_for
+    from digest.deliver.outbox import outbox_path
+    from digest.subscribers import address_key, iter_subscribers, normalise_email
+
     config = app.config
     address = normalise_email(to)
-    name = next((s.name for s in subscribers if address_key(s.email) == address_key(address)), "")
+    key = address_key(address)
+    name = next((s.name for s in iter_subscribers(config.subscribers.file) if address_key(s.email) == key), "")
     if dry_run:
         click.echo(f"dry run: would send a test copy of edition {edition.id} to {address} via {config.delivery.transport}")
         return
@@ -238,6 +239,8 @@ def _send_test_copy(app: AppContext, ledger: Ledger, edition: Edition, to: str, 
 def status_command(app: AppContext, fmt: str) -> None:
     """Show the last editions with their send counts (sent, pending, failed, unknown), the last
     and next run, and sources failing run after run. The table lists who was not sent."""
+    from digest.run_times import next_run_times
+
     config = app.config
     data: dict[str, Any] = {"editions": [], "last_run": None, "failing_sources": [], "next_run": None}
     unsettled: dict[str, list[Any]] = {}
@@ -256,6 +259,8 @@ def status_command(app: AppContext, fmt: str) -> None:
                         )
     data["next_run"] = next_run_times(config, app.now(), 1)[0].isoformat()
     try:
+        from digest.subscribers import count_statuses
+
         data["subscribers"] = count_statuses(config.subscribers.file)
     except DigestError as exc:
         log.warning("status: %s", exc)

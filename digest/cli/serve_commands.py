@@ -8,7 +8,6 @@ from types import FrameType
 import click
 
 from digest.cli import AppContext, cli, pass_app
-from digest.serve import create_app, make_server, signup_desk
 
 
 @cli.command("serve")
@@ -25,6 +24,8 @@ def serve_command(app: AppContext, host: str, port: int, proxy_fix: bool) -> Non
     [serve] trust_proxy = true) so limits count real clients (README: "Sign-up and archive");
     a path in base_url is served as the prefix.
     """
+    from digest.serve import create_app, make_server, signup_desk  # Flask loads only when serving
+
     config = app.config
     web = create_app(config)
     server = make_server(

@@ -15,7 +15,6 @@ import click
 
 from digest.cli import AppContext, cli, pass_app
 from digest.config import Config
-from digest.deliver.outbox import outbox_path
 from digest.errors import SubscribersError
 from digest.ledger import Ledger, ledger_path
 from digest.models import SUBSCRIBER_STATUSES, Subscriber
@@ -31,7 +30,6 @@ from digest.subscribers import (
     row_cells,
     unsubscribe_subscriber,
 )
-from digest.suppressions import sync_suppressions
 
 STATUS_CHOICES = (*SUBSCRIBER_STATUSES, "all")
 TABLE_COLUMNS = ("email", "name", "status", "subscribed_at", "source")
@@ -148,6 +146,8 @@ class Erasure:
 
 def erase_address(config: Config, email: str) -> Erasure:
     """Erase an address from the list, the send ledger (hashed) and the outbox."""
+    from digest.deliver.outbox import outbox_path  # the mail-building stack loads only for an erasure
+
     row = remove_subscriber(config.subscribers.file, email)
     address = row.email if row is not None else email.strip()
     ledger_rows = 0
@@ -237,6 +237,8 @@ def export_command(app: AppContext, status: str, out: Path) -> None:
 def sync_command(app: AppContext) -> None:
     """Pull SendGrid's suppressions (unsubscribes, spam reports, bounces, invalid emails) and mark
     those subscribers unsubscribed or bounced. Needs SENDGRID_API_KEY."""
+    from digest.suppressions import sync_suppressions  # httpx loads only for a sync
+
     report = sync_suppressions(app.config, app.now())
     for change in report.changes:
         click.echo(f"{change.email}: {change.before} -> {change.after} ({change.reason})")

@@ -5,8 +5,9 @@ Extractive only: a bullet shows words of its article exactly as written, credite
 1. Split (text.py). Paragraphs are cut into sentences by `sentencex`. A sentence can be a bullet
    when it is a finished statement of 6 to 60 words, not a question, teaser, caption, byline or
    link. One that leans on the sentence before ("However,", "He said", "In light of this, ...") is
-   joined with it when the two make one bullet of at most 50 words, else not used: a bullet never
-   starts part-way into a sentence.
+   joined with it when the two make one bullet of at most 50 words; else, when it leans only
+   through a short opening phrase, shown from its main clause if that is a whole statement; else
+   not used. A bullet is never cut at its end.
 2. Assign (sections.py). Each sentence goes to the section its own words point to (title,
    keywords and words learnt from the day's text); when they do not decide, to the one the rest
    of its paragraph, or else its article's headline and first paragraph, clearly point to; or to
@@ -17,9 +18,10 @@ Extractive only: a bullet shows words of its article exactly as written, credite
 4. Rank (news.py). Newsworthiness: figures, names, acts and decisions, quotes with their speaker,
    the article's first statement and its first paragraph on the section's topic, the lead article.
    score = news + 0.3 * relevance (capped at 1.5), shown on a 0-1 scale as score / (score + 1).
-   Statements of articles that went unchanged into a sent edition (`stale_urls`) rank below all
-   others, so an edition leads with what is new, and only follow a new statement: a section
-   with nothing new comes out empty rather than refilled with yesterday's story.
+   A related page's passing mention of another section's topic comes after that section's own
+   statements. Statements of articles that went unchanged into a sent edition (`stale_urls`) are yesterday's
+   story: they never fill a section (one with nothing new comes out empty and says so), though
+   they are credited in `also` when a new statement says the same.
 5. Leave out what was sent (repeats.py). A candidate saying what a statement of a recent edition
    said (`history`), with no new figure, is dropped; a section may come out empty. The shortlist
    below is filled with candidates not sent before.
@@ -40,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -83,8 +85,13 @@ class _Candidate:
         return self.sentence.article
 
     @property
-    def rank_key(self) -> tuple[bool, float, int, int]:
-        return (self.stale, -self.score, self.sentence.article, self.sentence.position)
+    def tier(self) -> int:
+        """What comes first in a section: statements on its topic, then passing mentions; stale ones last (only as `also`)."""
+        return 2 * self.stale + self.side_mention
+
+    @property
+    def rank_key(self) -> tuple[int, float, int, int]:
+        return (self.tier, -self.score, self.sentence.article, self.sentence.position)
 
 
 @dataclass(slots=True)
@@ -194,16 +201,16 @@ def _choose(
         if not open_sections:
             leftovers.extend(remaining)
             break
-        best = max(open_sections, key=lambda c: (not c.stale, adjusted(c), -c.article, -c.sentence.position))
+        best = max(open_sections, key=lambda c: (-c.tier, adjusted(c), -c.article, -c.sentence.position))
         remaining.remove(best)
         twin = _same_as(best, chosen, similarity)
         if twin is not None:
             if best.article != twin.candidate.article and best.article not in twin.also:
                 twin.also.append(best.article)
             continue
+        if best.stale:
+            continue  # yesterday's story: it may credit a new bullet (above), never fill a section
         picked = chosen[best.section]
-        if best.stale and all(p.candidate.stale for p in picked):
-            continue  # a section with nothing new says so rather than refill with yesterday's story
         said_terms = frozenset().union(*(p.candidate.print.terms for p in picked))
         said_figures = frozenset().union(*(p.candidate.print.figures for p in picked))
         mostly = SIDE_MENTION_SAID if best.side_mention else MOSTLY_SAID
@@ -253,17 +260,25 @@ def condense(
     failures: Sequence[SourceFailure] = (),
     history: Sequence[str] = (),
     stale_urls: frozenset[str] = frozenset(),
+    past_sections: Mapping[str, Sequence[str]] | None = None,
 ) -> Digest:
     """Build the digest of one edition from its articles. Pure; raises nothing of its own.
 
     `history` holds the statements (bullet texts) already sent in recent editions: a sentence
     saying the same again is left out unless its figures changed, so a section may come out empty.
-    `stale_urls` names the articles that went unchanged into a sent edition: their statements rank
-    below those of new or changed articles, so an edition leads with what is new, and a section with
-    no new statement comes out empty.
+    `stale_urls` names the articles that went unchanged into a sent edition: their statements are
+    not news any more and are shown only as `also` sources of a new statement saying the same, so a
+    section with no new statement comes out empty. `past_sections` holds, per section title, the
+    statements sent under it lately: they teach the section its words, as the day's clear matches do.
     """
     sentences = _sentences(articles)
-    assigner = SectionAssigner(sentences, [(s.title, s.keywords) for s in sections], [a.title for a in articles])
+    past = past_sections or {}
+    assigner = SectionAssigner(
+        sentences,
+        [(s.title, s.keywords) for s in sections],
+        [a.title for a in articles],
+        past=[past.get(s.title, ()) for s in sections],
+    )
     similarity = Similarity(assigner.idf)
     candidates = _candidates(articles, sentences, assigner, now.year, stale_urls)
     shortlist = _shortlist(candidates, sections, History(history, similarity))

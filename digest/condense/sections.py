@@ -1,7 +1,8 @@
 """Which section a sentence belongs to, from a title and a few keywords, on any topic.
 
 1. Seeds. A section's title words and keywords, stemmed ("satellites" matches "satellite"); a
-   keyword of several words matches as a phrase. A seed weighs its idf over the day's sentences
+   keyword of several words matches as a phrase, and found only in part its best word counts half
+   (never as a seed that decides alone, nor as an example the expansion learns from). A seed weighs its idf over the day's sentences
    (rare words say more), divided by the number of sections sharing it.
 2. Expansion (pseudo-relevance feedback). The sentences that match one section's seeds clearly
    (and no other section's as well) are read as examples of it: words found in at least two of
@@ -29,12 +30,19 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
-from digest.condense.text import STOP_WORDS, Sentence, content_terms, stem, stems, words
+from digest.condense.text import STOP_WORDS, Sentence, content_terms, stem, stems, topical_text, words
 
+# "this week", "on Monday": every story has them, so sharing one says nothing about what it is about.
+CALENDAR_WORDS = frozenset(stem(w) for w in (
+    "day", "days", "today", "yesterday", "tomorrow", "week", "weeks", "weekend", "month", "months", "year", "years",
+    "morning", "afternoon", "evening", "night", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+    "sunday",
+))
 TITLE_WORD_SHARE = 0.5
+PART_WORD_SHARE = 0.5  # one word of a keyword of several words, found without the rest
 FEEDBACK_SENTENCES = 12  # at most this many clear examples per section feed the expansion
 FEEDBACK_MIN_DF = 2  # a word must occur in this many examples to join the vocabulary
 EXPANSION_TERMS = 25
@@ -53,23 +61,48 @@ class Vocabulary:
     terms: dict[str, float]
     phrases: dict[tuple[str, ...], float]
     seeds: frozenset[str]  # stems that came from the title or keywords (phrase words included)
+    # A keyword of several words, when only part of it is found: its best content word counts half
+    # ("waiting" of "waiting list" in "patients waiting more than a year"), never two of them.
+    partials: dict[tuple[str, ...], dict[str, float]] = field(default_factory=dict)
 
 
 def seed_phrases(title: str, keywords: Sequence[str]) -> dict[tuple[str, ...], float]:
     """The section's keywords and title as stem sequences, each with its share of a full seed's weight.
 
     A keyword and the whole title count fully; a single word of a longer title counts half, as it is
-    often a general word ("market" in "Housing market"). Stop words in the title are skipped.
+    often a general word ("market" in "Housing market"). Stop words in the title are skipped. A
+    phrase's last word also stands in its singular and plural forms, where the stemmer keeps them
+    apart ("Buses" stems to "buse", "bus" to "bus").
     """
-    title_words = [stem(w) for w in words(title) if w not in STOP_WORDS and len(w) > 1]
-    phrases: dict[tuple[str, ...], float] = {(w,): TITLE_WORD_SHARE for w in title_words}
+    phrases: dict[tuple[str, ...], float] = {}
+
+    def add(word_list: list[str], share: float) -> None:
+        head = tuple(stem(w) for w in word_list[:-1])
+        for last in _number_forms(word_list[-1]):
+            phrases[(*head, last)] = max(share, phrases.get((*head, last), 0.0))
+
+    title_words = [w for w in words(title) if w not in STOP_WORDS and len(w) > 1]
+    for word in title_words:
+        add([word], TITLE_WORD_SHARE)
     if title_words:
-        phrases[tuple(stem(w) for w in words(title))] = 1.0
+        add(words(title), 1.0)
     for keyword in keywords:
-        stemmed = tuple(stem(w) for w in words(keyword))
-        if stemmed:
-            phrases[stemmed] = 1.0
+        if words(keyword):
+            add(words(keyword), 1.0)
     return phrases
+
+
+def _number_forms(word: str) -> dict[str, None]:
+    """The stems of a word as given, its singular and its plural (ordered, without repeats)."""
+    sibilant = ("s", "x", "z", "ch", "sh")
+    forms = [word]
+    if not word.endswith("s"):
+        forms.append(f"{word}es" if word.endswith(sibilant) else f"{word}s")
+    elif word.endswith("es") and word[:-2].endswith(sibilant) and len(word) >= 5:
+        forms.append(word[:-2])  # buses -> bus, taxes -> tax
+    elif not word.endswith("ss") and len(word) >= 5:
+        forms.append(word[:-1])  # flights -> flight; never news -> new
+    return dict.fromkeys(stem(form) for form in forms)
 
 
 def _is_term(phrase: tuple[str, ...]) -> bool:
@@ -90,6 +123,32 @@ def _phrase_in(phrase: tuple[str, ...], sequence: tuple[str, ...]) -> bool:
     return any(sequence[i:i + size] == phrase for i in range(len(sequence) - size + 1))
 
 
+def _partials(
+    phrases: dict[tuple[str, ...], float], weight_of: Callable[[str], float]
+) -> dict[tuple[str, ...], dict[str, float]]:
+    """Per keyword of several words, the weight each of its content words has when found alone."""
+    return {
+        phrase: {part: PART_WORD_SHARE * weight_of(part) for part in phrase if part not in STOP_WORDS and len(part) > 1}
+        for phrase in phrases
+        if len(phrase) > 1
+    }
+
+
+def _partial_matches(
+    terms: frozenset[str], sequence: tuple[str, ...], vocabulary: Vocabulary
+) -> list[tuple[str, float]]:
+    """For each keyword of several words found only in part, its best word found and that word's weight."""
+    found = []
+    for phrase, parts in vocabulary.partials.items():
+        if _phrase_in(phrase, sequence):
+            continue
+        held = [(weight, part) for part, weight in parts.items() if part in terms and part not in vocabulary.terms]
+        if held:
+            weight, part = max(held)
+            found.append((part, weight))
+    return found
+
+
 def _diminishing(values: list[float]) -> float:
     values.sort(reverse=True)
     return sum(value / math.sqrt(rank) for rank, value in enumerate(values, start=1))
@@ -103,7 +162,9 @@ class SectionAssigner:
         sentences: Sequence[Sentence],
         sections: Sequence[tuple[str, Sequence[str]]],
         titles: Sequence[str] = (),
+        past: Sequence[Sequence[str]] = (),
     ) -> None:
+        """`past`, per section, the statements sent under it lately: examples to learn its words from."""
         self.sentences = sentences
         self.idf = _idf(sentences)
         default_idf = math.log(1 + len(sentences)) + 1.0
@@ -114,6 +175,7 @@ class SectionAssigner:
             content = [s for s in phrase if s not in STOP_WORDS] or list(phrase)
             return max(self.idf.get(s, default_idf) for s in content)
 
+        sharing_of_part = Counter(stem for phrases in seeds for stem in {s for p in phrases if len(p) > 1 for s in p})
         all_seed_idfs = [phrase_idf(p) for phrases in seeds for p in phrases]
         self.unit = sum(all_seed_idfs) / len(all_seed_idfs) if all_seed_idfs else 1.0
         seed_vocabularies = [
@@ -124,8 +186,13 @@ class SectionAssigner:
             )
             for phrases in seeds
         ]
+        # Only whole seeds pick the examples that vocabulary is learnt from; a keyword's part is weaker evidence.
         seed_scores = [[self._own(sentence, v) for v in seed_vocabularies] for sentence in sentences]
-        self.vocabularies = self._expand(seed_vocabularies, seed_scores)
+        past_terms = [[content_terms(topical_text(text)) for text in said] for said in past] or [[] for _ in sections]
+        self.vocabularies = [
+            replace(v, partials=_partials(phrases, lambda s: self.idf.get(s, default_idf) / sharing_of_part[s] / self.unit))
+            for v, phrases in zip(self._expand(seed_vocabularies, seed_scores, past_terms), seeds, strict=True)
+        ]
         own = [[self._own(sentence, v) for v in self.vocabularies] for sentence in sentences]
         self.own = own
         self.topics = self._topics(own, titles)
@@ -144,12 +211,16 @@ class SectionAssigner:
     ) -> float:
         matched = [weight * (ASIDE_SHARE if term in aside else 1.0) for term, weight in vocabulary.terms.items() if term in terms]
         matched += [weight for phrase, weight in vocabulary.phrases.items() if _phrase_in(phrase, sequence)]
+        matched += [weight for _, weight in _partial_matches(terms, sequence, vocabulary)]
         return _diminishing(matched) if matched else 0.0
 
-    def _expand(self, seeded: list[Vocabulary], scores: list[list[float]]) -> list[Vocabulary]:
-        """Each section's vocabulary grown from the sentences that clearly match its seeds."""
+    def _expand(
+        self, seeded: list[Vocabulary], scores: list[list[float]], past: Sequence[Sequence[frozenset[str]]]
+    ) -> list[Vocabulary]:
+        """Each section's vocabulary grown from the sentences that clearly match its seeds, and from the
+        statements sent under it lately (the editor's own past choices), words of today's text only."""
         sections = len(seeded)
-        examples: list[list[Sentence]] = []
+        examples: list[list[frozenset[str]]] = []
         for index in range(sections):
             clear = [
                 (row[index], sentence.position, sentence)
@@ -157,10 +228,11 @@ class SectionAssigner:
                 if row[index] > 0 and row[index] >= 2 * max((v for i, v in enumerate(row) if i != index), default=0.0)
             ]
             clear.sort(key=lambda item: (-item[0], item[2].article, item[1]))
-            examples.append([sentence for _, _, sentence in clear[:FEEDBACK_SENTENCES]])
+            today = [sentence.terms for _, _, sentence in clear[:FEEDBACK_SENTENCES]]
+            examples.append(today + [terms & self.idf.keys() for terms in past[index][:FEEDBACK_SENTENCES]])
         mass: list[dict[str, float]] = []
         for chosen in examples:
-            df: Counter[str] = Counter(term for sentence in chosen for term in sentence.terms)
+            df: Counter[str] = Counter(term for terms in chosen for term in terms)
             mass.append({t: n / len(chosen) for t, n in df.items() if n >= FEEDBACK_MIN_DF} if chosen else {})
         total_mass: defaultdict[str, float] = defaultdict(float)
         for masses in mass:
@@ -199,7 +271,7 @@ class SectionAssigner:
     def _cohesion(self, titles: Sequence[str]) -> list[bool]:
         """Per sentence: whether it shares a word with its article's headline, first paragraph, own paragraph
         or the paragraphs either side (all its words count here, who said it included)."""
-        words_of = [content_terms(sentence.text) for sentence in self.sentences]
+        words_of = [content_terms(sentence.text) - CALENDAR_WORDS for sentence in self.sentences]
         in_paragraph: defaultdict[tuple[int, int], Counter[str]] = defaultdict(Counter)
         first_paragraph: dict[int, int] = {}
         for sentence, terms in zip(self.sentences, words_of, strict=True):
@@ -259,6 +331,7 @@ class SectionAssigner:
         for vocabulary in self.vocabularies:
             held = {term for term in vocabulary.terms if term in sentence.terms}
             held |= {" ".join(p) for p in vocabulary.phrases if _phrase_in(p, sentence.stems)}
+            held |= {f"~{part}" for part, _ in _partial_matches(sentence.terms, sentence.stems, vocabulary)}
             found.append(held)
         return found
 
@@ -288,7 +361,8 @@ class SectionAssigner:
         distinct = own - shared
         if not distinct:
             return None  # only words another section holds too: no word decides alone
-        if not seeds and len(own) < 2:
+        learnt = {term for term in own if not term.startswith("~")}  # a part of a keyword is no learnt word
+        if not seeds and len(learnt) < 2:
             return None
         return best
 

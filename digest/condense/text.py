@@ -292,8 +292,11 @@ def article_sentences(article_index: int, paragraphs: tuple[str, ...]) -> list[S
 def _shown(sentence: str, paragraph: str, previous: tuple[int, int] | None, start: int) -> str | None:
     """The verbatim text a bullet shows for this sentence, or None when it does not stand alone.
 
-    Never part of a sentence: one that leans on the sentence before is joined with it when the two
-    make one readable bullet (at most MAX_JOINED_WORDS), or not used.
+    A sentence that leans on the one before is joined with it when the two make one readable
+    bullet (at most MAX_JOINED_WORDS). Failing that, a sentence that leans only through a short
+    opening phrase ("In light of this shifting landscape, Starmer and Macron have agreed ...") is
+    shown from its main clause on, when that clause is a whole statement starting with a capital:
+    still a verbatim slice, never cut at the end. Otherwise it is not used.
     """
     if is_bullet_material(sentence) and not is_dangling(sentence):
         return sentence
@@ -301,4 +304,15 @@ def _shown(sentence: str, paragraph: str, previous: tuple[int, int] | None, star
         joined = paragraph[previous[0]:start + len(sentence)]
         if is_bullet_material(joined, MAX_JOINED_WORDS) and not is_dangling(joined) and "\n" not in joined:
             return joined
-    return None
+    return _main_clause(sentence)
+
+
+def _main_clause(sentence: str) -> str | None:
+    """What follows a leaning opening phrase ("However,", "In light of this,"), when it stands alone."""
+    lead_in = _lead_in(sentence)
+    if lead_in is None or not (_DANGLING_CONNECTIVE.match(lead_in) or _points_back(lead_in)):
+        return None
+    rest = sentence[len(lead_in) + 1:].lstrip()
+    if not rest[:1].isupper() or is_dangling(rest) or not is_bullet_material(rest):
+        return None
+    return rest

@@ -1,11 +1,16 @@
 """Delivery: send a stored edition to the subscriber list through one transport, never twice to anyone.
 
-The send loop, under the send lock: turn rows left in flight by a dead process into unknown, add a
-pending row per active subscriber, then send batches to everyone pending or temporarily failed
-(and unknown only on request). Each batch is claimed in_flight and committed before it goes out
-and recorded when it comes back, so a crash leaves it unknown rather than resent. Up to
-`transport.concurrency` batches are in flight at once (worker threads build and send; this
-thread keeps the ledger), so building, waiting and recording overlap.
+The send loop, under the send lock: turn rows left in flight by a dead process into unknown, stage
+the audience (each active subscriber once) in the ledger, add a pending row per address, then
+send batches, in address order, to everyone pending or temporarily failed (and unknown only on
+request). Each batch is claimed in_flight and committed before it goes out and recorded when it
+comes back, so a crash leaves it unknown rather than resent. Up to `transport.concurrency`
+batches are in flight at once (worker threads build and send; this thread keeps the ledger), so
+building, waiting and recording overlap.
+
+Nothing holds the whole list: subscribers stream from subscribers.csv into the ledger's staged
+audience, and each batch is read from the ledger when a slot for it is free, so memory stays the
+same for a hundred subscribers or a million.
 """
 
 from __future__ import annotations
@@ -13,8 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # Ledger status for each transport outcome; "not_sent" goes back in the queue.
 _LEDGER_STATUS = {"sent": "sent", "failed": "failed", "unknown": "unknown", "not_sent": "pending"}
+# Permanently refused addresses are marked bounced in subscribers.csv this many at a time (and at
+# the end): each marking rewrites the whole list.
+BOUNCES_PER_LIST_REWRITE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,23 +104,23 @@ def transport_for(config: Config, *, clock: Callable[[], datetime] | None = None
     return OutboxTransport(config, clock=now)
 
 
-def active_subscribers(subscribers: Iterable[Subscriber]) -> list[Subscriber]:
-    """Active subscribers in list order, each address (compared case-insensitively) once."""
-    seen: set[str] = set()
-    active: list[Subscriber] = []
-    for subscriber in subscribers:
-        key = subscriber.email.lower()
-        if subscriber.status == "active" and key not in seen:
-            seen.add(key)
-            active.append(subscriber)
-    return active
+@dataclass(frozen=True, slots=True)
+class SendPlan:
+    """Who a send of an edition would go to now; the ledger that made it holds its audience."""
+
+    edition: str
+    active: int  # distinct active addresses on the list
+    targets: int  # of those, the ones not sent, not refused for good, not unknown (unless resending)
+    resend_unknown: bool = False
 
 
-def plan_send(ledger: Ledger, edition: str, subscribers: Iterable[Subscriber], *, resend_unknown: bool = False) -> list[Subscriber]:
-    """Who a send of `edition` would go to now: active subscribers not sent, not refused for good,
-    and not unknown (unless `resend_unknown`). Reads the ledger only."""
-    settled = ledger.settled(edition, resend_unknown=resend_unknown)
-    return [s for s in active_subscribers(subscribers) if s.email.lower() not in settled]
+def plan_send(ledger: Ledger, edition: str, subscribers: Iterable[Subscriber], *, resend_unknown: bool = False) -> SendPlan:
+    """Stage the active subscribers (each address once) in `ledger` and count who a send of
+    `edition` would go to: active subscribers not sent, not refused for good, and not unknown
+    (unless `resend_unknown`). Reads the subscribers once; writes nothing to the ledger file."""
+    active = ledger.load_audience((s.email, s.name) for s in subscribers if s.status == "active")
+    targets = ledger.count_targets(edition, resend_unknown=resend_unknown)
+    return SendPlan(edition, active, targets, resend_unknown)
 
 
 def recipient_for(config: Config, email: str, name: str) -> Recipient:
@@ -127,7 +134,7 @@ def send_edition(
     edition: Edition,
     ledger: Ledger,
     transport: Transport,
-    subscribers: Sequence[Subscriber],
+    subscribers: Iterable[Subscriber] | SendPlan,
     *,
     resend_unknown: bool = False,
     stop: threading.Event | None = None,
@@ -136,6 +143,8 @@ def send_edition(
 ) -> SendReport:
     """Send `edition` to every active subscriber who has not had it, and record every outcome.
 
+    `subscribers` is read once, as it streams; or pass the SendPlan that plan_send made on this
+    ledger to send to the audience it staged (its resend_unknown applies).
     Setting `stop` lets the batches in flight finish and be recorded, and starts no new one; so
     does a batch that never reached the provider (report.error, everyone left stays pending).
     Raises ConfigError/EditionError before anything is sent (see check_sendable), LockedError
@@ -145,20 +154,22 @@ def send_edition(
     check_sendable(config, edition)
     with send_lock(config.state.dir):
         recovered = ledger.recover_in_flight()
-        active = active_subscribers(subscribers)
-        ledger.drop_unsendable(edition.id, (s.email for s in active))
-        ledger.add_pending(edition.id, (s.email for s in active), now)
-        targets = plan_send(ledger, edition.id, active, resend_unknown=resend_unknown)
+        if isinstance(subscribers, SendPlan):
+            resend_unknown = subscribers.resend_unknown
+        else:
+            plan_send(ledger, edition.id, subscribers, resend_unknown=resend_unknown)
+        ledger.drop_unsendable(edition.id)
+        ledger.add_audience_pending(edition.id, now)
+        planned = ledger.count_targets(edition.id, resend_unknown=resend_unknown)
         size = max(1, min(transport.batch_size, config.delivery.batch_size))
-        batches = [targets[i : i + size] for i in range(0, len(targets), size)]
-        run = _SendRun(config, edition, ledger, transport, len(batches), on_batch, now)
-        if batches:
-            log.info("sending edition %s to %d recipient(s) via %s in %d batch(es)", edition.id, len(targets), transport.name, len(batches))
-            run.send(batches, stop or threading.Event())
+        run = _SendRun(config, edition, ledger, transport, -(-planned // size), on_batch, now)
+        if planned:
+            log.info("sending edition %s to %d recipient(s) via %s in %d batch(es)", edition.id, planned, transport.name, run.batches)
+            run.send(ledger.iter_targets(edition.id, size, resend_unknown=resend_unknown), stop or threading.Event())
         return SendReport(
             edition=edition.id,
             transport=transport.name,
-            planned=len(targets),
+            planned=planned,
             sent=run.tally["sent"],
             failed=run.tally["failed"],
             bounced=run.tally["bounced"],
@@ -223,37 +234,47 @@ class _SendRun:
         self.stopped: str | None = None
         self.error: str | None = None
         self.failure: BaseException | None = None
+        self.refused: list[str] = []  # permanently refused, not yet marked bounced in the list
         self.run_id = f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
 
-    def send(self, batches: list[list[Subscriber]], stop: threading.Event) -> None:
-        queue = deque(enumerate(batches, start=1))
+    def send(self, batches: Iterator[list[tuple[str, str]]], stop: threading.Event) -> None:
+        """Send each (email, name) batch, taking the next one only when a worker is free for it."""
+        numbered = enumerate(batches, start=1)
         concurrency = max(1, self.transport.concurrency)
-        running: dict[Future[tuple[Outcome, ...]], tuple[int, list[Subscriber]]] = {}
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="digest-send") as pool:
-            while queue or running:
-                while queue and len(running) < concurrency and not (self.failure or self.error or self.stopped):
-                    if stop.is_set():
-                        self.stopped = "stopped on request (signal): the batches in flight were finished and recorded"
-                        break
-                    number, batch = queue.popleft()
-                    self.ledger.claim(self.edition.id, [s.email for s in batch], f"{self.run_id}-{number}", self.now)
-                    running[pool.submit(self._send_batch, batch)] = (number, batch)
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: running[f][0]):
-                    number, batch = running.pop(future)
-                    self._record(number, batch, future)
+        running: dict[Future[tuple[Outcome, ...]], tuple[int, list[tuple[str, str]]]] = {}
+        try:
+            with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="digest-send") as pool:
+
+                def fill() -> None:
+                    while len(running) < concurrency and not (self.failure or self.error or self.stopped):
+                        if stop.is_set():
+                            self.stopped = "stopped on request (signal): the batches in flight were finished and recorded"
+                            return
+                        number, batch = next(numbered, (0, []))
+                        if not batch:
+                            return
+                        self.ledger.claim(self.edition.id, [email for email, _ in batch], f"{self.run_id}-{number}", self.now)
+                        running[pool.submit(self._send_batch, batch)] = (number, batch)
+
+                fill()
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=lambda f: running[f][0]):
+                        number, batch = running.pop(future)
+                        self._record(number, batch, future)
+                    fill()
+        finally:
+            self._mark_bounced()
         if self.failure is not None:
             raise self.failure
 
-    def _send_batch(self, batch: list[Subscriber]) -> tuple[Outcome, ...]:
-        recipients = [recipient_for(self.config, s.email, s.name) for s in batch]
+    def _send_batch(self, batch: list[tuple[str, str]]) -> tuple[Outcome, ...]:
+        recipients = [recipient_for(self.config, email, name) for email, name in batch]
         return self.transport.send_batch(self.edition, recipients)
 
-    def _record(self, number: int, batch: list[Subscriber], future: Future[tuple[Outcome, ...]]) -> None:
+    def _record(self, number: int, batch: list[tuple[str, str]], future: Future[tuple[Outcome, ...]]) -> None:
         error = future.exception()
-        emails = [s.email for s in batch]
+        emails = [email for email, _ in batch]
         if error is None:
             outcomes = _complete(future.result(), emails)
         elif isinstance(error, OutcomeUnknownError):
@@ -281,10 +302,9 @@ class _SendRun:
         if refused:
             self.tally["bounced"] += len(refused)
             log.warning("permanently refused, now bounced: %s", ", ".join(refused))
-            try:
-                set_status(self.config.subscribers.file, refused, "bounced", self.now)
-            except DigestError as exc:
-                self.failure = self.failure or exc
+            self.refused.extend(refused)
+            if len(self.refused) >= BOUNCES_PER_LIST_REWRITE:
+                self._mark_bounced()
         if self.on_batch is not None:
             self.on_batch(
                 BatchReport(
@@ -299,6 +319,16 @@ class _SendRun:
                 )
             )
 
+    def _mark_bounced(self) -> None:
+        """Mark the addresses refused so far bounced in the subscriber list (one rewrite for all)."""
+        if not self.refused:
+            return
+        refused, self.refused = self.refused, []
+        try:
+            set_status(self.config.subscribers.file, refused, "bounced", self.now)
+        except DigestError as exc:
+            self.failure = self.failure or exc
+
 
 def _complete(outcomes: Sequence[Outcome], emails: Sequence[str]) -> list[Outcome]:
     """One outcome per address of the batch; an address the transport did not report is unknown."""
@@ -311,8 +341,8 @@ def _complete(outcomes: Sequence[Outcome], emails: Sequence[str]) -> list[Outcom
 
 __all__ = [
     "BatchReport",
+    "SendPlan",
     "SendReport",
-    "active_subscribers",
     "plan_send",
     "recipient_for",
     "send_edition",

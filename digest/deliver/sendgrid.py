@@ -64,7 +64,7 @@ class SendGridTransport:
     """
 
     name = "sendgrid"
-    concurrency = 2
+    concurrency = 3  # requests in flight: hides building, recording and the round trip behind each other
 
     def __init__(
         self,
