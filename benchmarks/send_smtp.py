@@ -47,11 +47,12 @@ finally:
 
 
 def _serve(pipe: Connection, ca_path: str) -> None:
+    import socket
+
     import trustme
-    from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-    from tests.support.smtp import free_port
+    from tests.support.smtp import BoundController
 
     class Counting:
         messages = 0
@@ -64,13 +65,16 @@ def _serve(pipe: Connection, ca_path: str) -> None:
     ca.cert_pem.write_to_path(ca_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    port = free_port()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # bound here: no other process can take the port
+    listener.bind(("127.0.0.1", 0))
+    port = int(listener.getsockname()[1])
+
     def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object) -> AuthResult:
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (USER.encode(), PASSWORD.encode())
         return AuthResult(success=ok, handled=False)
 
-    controller = Controller(
-        Counting(), hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+    controller = BoundController(
+        Counting(), listener, tls_context=context, require_starttls=True,
         authenticator=authenticate, auth_required=True, auth_require_tls=True,
     )
     controller.start()
@@ -81,6 +85,7 @@ def _serve(pipe: Connection, ca_path: str) -> None:
             Counting.messages = 0
     finally:
         controller.stop()
+        listener.close()
 
 
 class SmtpStandIn:

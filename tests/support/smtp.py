@@ -67,7 +67,7 @@ class _SMTP(SMTP):
         return _QuietSession(self.loop)
 
 
-class _Controller(Controller):
+class BoundController(Controller):
     """aiosmtpd's Controller cannot bind port 0 itself: it serves on a socket bound here instead,
     so the port is ours from the start and no other process can take it in between."""
 
@@ -151,7 +151,7 @@ class SmtpServer:
             kwargs.update(tls_context=self._server_context(), require_starttls=True)
         elif tls == "implicit":
             kwargs.update(ssl_context=self._server_context())
-        self._controller = _Controller(_Handler(self), self._listener, **kwargs)
+        self._controller = BoundController(_Handler(self), self._listener, **kwargs)
 
     def _server_context(self) -> ssl.SSLContext:
         assert self._ca is not None
