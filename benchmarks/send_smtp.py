@@ -47,12 +47,10 @@ finally:
 
 
 def _serve(pipe: Connection, ca_path: str) -> None:
-    import socket
-
     import trustme
     from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-    from tests.support.smtp import BoundController
+    from tests.support.smtp import BoundController, bound_listener
 
     class Counting:
         messages = 0
@@ -65,8 +63,7 @@ def _serve(pipe: Connection, ca_path: str) -> None:
     ca.cert_pem.write_to_path(ca_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # bound here: no other process can take the port
-    listener.bind(("127.0.0.1", 0))
+    listener = bound_listener()  # bound here: no other process can take the port
     port = int(listener.getsockname()[1])
 
     def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object) -> AuthResult:
