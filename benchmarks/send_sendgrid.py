@@ -37,7 +37,6 @@ from digest.deliver.base import Recipient
 from digest.deliver.sendgrid import MAX_PERSONALIZATIONS, build_request
 from digest.editions import EditionStore
 from digest.ledger import Ledger
-from digest.subscribers import iter_subscribers
 from digest.tokens import unsubscribe_url
 from tests.support.sendgrid_server import SendGridServer
 
@@ -167,7 +166,7 @@ def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> tuple[fl
     edition = EDITION_ID
     started = time.perf_counter()
     with Ledger.open(folder / "ledger-only") as ledger:
-        plan_send(ledger, edition, iter_subscribers(subscribers_csv))
+        plan_send(ledger, edition, subscribers_csv)
         ledger.drop_unsendable(edition)
         ledger.add_audience_pending(edition, NOW)
         planned = ledger.count_targets(edition)

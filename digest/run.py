@@ -28,7 +28,6 @@ from digest.ledger import Ledger
 from digest.locks import send_lock
 from digest.models import Digest, Edition, Email
 from digest.signup import expire_pending
-from digest.subscribers import iter_subscribers
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +119,7 @@ def _run(config: Config, ledger: Ledger, edition_id: str, now: datetime, stop: t
         log.info("suppressions: %s", sync_suppressions(config, now).summary)
     transport = transport_for(config)
     try:
-        report = send_edition(config, edition, ledger, transport, iter_subscribers(config.subscribers.file), stop=stop, now=now)
+        report = send_edition(config, edition, ledger, transport, config.subscribers.file, stop=stop, now=now)
     finally:
         transport.close()
     return _result_of(report)

@@ -20,6 +20,7 @@ from digest.subscribers import (
     export_subscribers,
     export_to_file,
     import_subscribers,
+    iter_audience,
     read_subscribers,
     remove_subscriber,
     set_status,
@@ -58,6 +59,7 @@ def test_reads_quoted_cells_bom_and_blank_lines(tmp_path: Path) -> None:
         row("a@example.com", 'Smith, "Al"', since=""),
         row("b@example.com", status="unsubscribed", until="2026-02-01T00:00:00+00:00", source="web"),
     )
+    assert list(iter_audience(path)) == [("a@example.com", 'Smith, "Al"')]  # what a send reads: the active rows
 
 
 @pytest.mark.parametrize(
@@ -78,6 +80,9 @@ def test_malformed_list_names_file_and_line(tmp_path: Path, content: str, messag
     path.write_text(content, encoding="utf-8")
     with pytest.raises(SubscribersError) as caught:
         read_subscribers(path)
+    assert str(caught.value) == message.format(path=path)
+    with pytest.raises(SubscribersError) as caught:
+        list(iter_audience(path))  # a send refuses the list with the same line
     assert str(caught.value) == message.format(path=path)
 
 

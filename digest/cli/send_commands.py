@@ -71,7 +71,6 @@ def send_command(
     from digest.cli.edition_commands import load_or_build_edition
     from digest.deliver import plan_send, transport_for
     from digest.deliver.message import check_sendable
-    from digest.subscribers import iter_subscribers
 
     config = app.config
     now = app.now()
@@ -81,7 +80,7 @@ def send_command(
             _send_test_copy(app, ledger, edition, to, dry_run=dry_run)
             return
         # Streamed into the ledger once; the send goes to the audience staged here.
-        plan = plan_send(ledger, edition.id, iter_subscribers(config.subscribers.file), resend_unknown=resend_unknown)
+        plan = plan_send(ledger, edition.id, config.subscribers.file, resend_unknown=resend_unknown)
         if dry_run:
             _print_dry_run(config, edition, plan, ledger, allow_empty=allow_empty)
             return

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from digest.config import Config
 from digest.deliver.base import NotSentError, Outcome, OutcomeUnknownError, Recipient, Transport
@@ -32,7 +33,7 @@ from digest.errors import DeliveryError, DigestError
 from digest.ledger import Ledger
 from digest.locks import send_lock
 from digest.models import Edition, Subscriber
-from digest.subscribers import set_status
+from digest.subscribers import iter_audience, set_status
 from digest.tokens import unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -114,11 +115,17 @@ class SendPlan:
     resend_unknown: bool = False
 
 
-def plan_send(ledger: Ledger, edition: str, subscribers: Iterable[Subscriber], *, resend_unknown: bool = False) -> SendPlan:
+def plan_send(
+    ledger: Ledger, edition: str, subscribers: Iterable[Subscriber] | Path, *, resend_unknown: bool = False
+) -> SendPlan:
     """Stage the active subscribers (each address once) in `ledger` and count who a send of
     `edition` would go to: active subscribers not sent, not refused for good, and not unknown
-    (unless `resend_unknown`). Reads the subscribers once; writes nothing to the ledger file."""
-    active = ledger.load_audience((s.email, s.name) for s in subscribers if s.status == "active")
+    (unless `resend_unknown`). Reads the subscribers (or the subscribers.csv at a Path) once;
+    writes nothing to the ledger file. Raises SubscribersError for a malformed list."""
+    if isinstance(subscribers, Path):
+        active = ledger.load_audience(iter_audience(subscribers))
+    else:
+        active = ledger.load_audience((s.email, s.name) for s in subscribers if s.status == "active")
     targets = ledger.count_targets(edition, resend_unknown=resend_unknown)
     return SendPlan(edition, active, targets, resend_unknown)
 
@@ -134,7 +141,7 @@ def send_edition(
     edition: Edition,
     ledger: Ledger,
     transport: Transport,
-    subscribers: Iterable[Subscriber] | SendPlan,
+    subscribers: Iterable[Subscriber] | Path | SendPlan,
     *,
     resend_unknown: bool = False,
     stop: threading.Event | None = None,
@@ -143,7 +150,7 @@ def send_edition(
 ) -> SendReport:
     """Send `edition` to every active subscriber who has not had it, and record every outcome.
 
-    `subscribers` is read once, as it streams; or pass the SendPlan that plan_send made on this
+    `subscribers` (or the subscribers.csv at a Path) is read once, as it streams; or pass the SendPlan that plan_send made on this
     ledger to send to the audience it staged (its resend_unknown applies).
     Setting `stop` lets the batches in flight finish and be recorded, and starts no new one; so
     does a batch that never reached the provider (report.error, everyone left stays pending).
