@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from digest.config import GatherConfig
-from digest.errors import NoSourcesError, SourceError
+from digest.errors import NoSourcesError
 from digest.extract import extract_article
 from digest.gather import SourceCheck, check_sources, fetch_page, gather
 from digest.models import Source
+from tests.support.fetch import NOW, clock
+from tests.support.fetch import fetch_error as support_fetch_error
 from tests.support.loopback import refused_port, unanswered_port
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gather"
 SAMPLE_PAGES = Path(__file__).resolve().parent.parent / "samples" / "pages"
-NOW = datetime(2025, 2, 27, 7, 0, tzinfo=UTC)
 CONFIG = GatherConfig(
     connect_timeout=2.0,
     read_timeout=5.0,
@@ -36,15 +36,8 @@ CONFIG = GatherConfig(
 )
 
 
-def clock() -> datetime:
-    return NOW
-
-
 def fetch_error(url: str, config: GatherConfig = CONFIG) -> str:
-    with pytest.raises(SourceError) as caught:
-        fetch_page(url, config, clock=clock)
-    assert caught.value.url == url
-    return caught.value.reason
+    return support_fetch_error(url, config)
 
 
 def test_redirects_are_followed_and_the_final_url_recorded(http_site: HTTPSite) -> None:

@@ -11,7 +11,6 @@ import re
 import socket
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,27 +18,21 @@ import pytest
 
 from digest.config import GatherConfig
 from digest.errors import SourceError
-from digest.gather import check_sources, fetch_page, gather
+from digest.gather import check_sources, gather
 from digest.gather.limits import Deadline, Limits, fetch_within
 from digest.models import Page, Source
+from tests.support.fetch import clock
+from tests.support.fetch import fetch_error as support_fetch_error
 from tests.support.hostile import HostileSite, hostile_site_fixture  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "gather"
-NOW = datetime(2025, 2, 27, 7, 0, tzinfo=UTC)
 # Per-read timeouts far above the wall-clock limits: only the wall clock can end these fetches.
 CONFIG = GatherConfig(connect_timeout=30, read_timeout=30, page_timeout=0.5, total_timeout=30, max_redirects=100_000)
 HANG_UP_WAIT = 15  # seconds to wait for the server to see the connection end (it takes well under one)
 
 
-def clock() -> datetime:
-    return NOW
-
-
 def fetch_error(url: str, config: GatherConfig = CONFIG) -> str:
-    with pytest.raises(SourceError) as caught:
-        fetch_page(url, config, clock=clock)
-    assert caught.value.url == url
-    return caught.value.reason
+    return support_fetch_error(url, config)
 
 
 def test_a_trickling_page_is_cut_off_at_its_page_timeout(hostile_site: HostileSite) -> None:

@@ -9,31 +9,24 @@ from __future__ import annotations
 import socket
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from digest.config import GatherConfig
-from digest.errors import SourceError
-from digest.gather import Trust, fetch_page, gather, non_public_address
+from digest.gather import Trust, gather, non_public_address
 from digest.models import Source
+from tests.support.fetch import clock
+from tests.support.fetch import fetch_error as support_fetch_error
 from tests.support.hostile import HostileSite, hostile_site_fixture  # noqa: F401
 
-NOW = datetime(2025, 2, 27, 7, 0, tzinfo=UTC)
 CONFIG = GatherConfig(connect_timeout=5, read_timeout=5, page_timeout=5, total_timeout=30, max_related=20)
 GOOD = "/related/european-defence-budgets.html"
 
 
-def clock() -> datetime:
-    return NOW
-
-
-def fetch_error(url: str) -> str:
-    with pytest.raises(SourceError) as caught:
-        fetch_page(url, CONFIG, clock=clock)
-    return caught.value.reason
+def fetch_error(url: str, config: GatherConfig = CONFIG) -> str:
+    return support_fetch_error(url, config)
 
 
 def page_linking_to(site: HostileSite, *links: str) -> str:

@@ -57,15 +57,25 @@ def serve_in_thread(
         app, "127.0.0.1", 0, config.newsletter.base_url,
         trust_proxy=trust_proxy, max_request_bytes=config.serve.max_request_bytes,
     )
-    thread = threading.Thread(target=server.run, name="digest-serve", daemon=True)
+    stop = threading.Event()
+
+    def run() -> None:
+        # The loop's own thread closes everything once told to stop: nothing is closed under it
+        # from another thread, and no wake-up has to be written into a pipe that may be gone.
+        try:
+            while not stop.is_set():
+                wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        finally:
+            wasyncore.close_all(server._map)
+
+    thread = threading.Thread(target=run, name="digest-serve", daemon=True)
     thread.start()
     try:
         yield Served(f"http://127.0.0.1:{server.effective_port}", app)
     finally:
         signup_desk(app).close()
         server.task_dispatcher.shutdown()
-        # Closing everything from inside the loop's own thread wakes it and ends it at once.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        stop.set()
         thread.join(timeout=10)
         assert not thread.is_alive()
 
