@@ -39,10 +39,14 @@ log = logging.getLogger(__name__)
 class History:
     """What recent sent editions said (statements) and used (feed entry links, article hashes)."""
 
-    statements: tuple[str, ...] = ()
+    by_section: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (section title, its statements), newest first
     feed_entries: frozenset[str] = frozenset()
     article_hashes: frozenset[str] = frozenset()
-    by_section: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (section title, its statements), as sent
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        """Every statement sent, each once."""
+        return tuple(dict.fromkeys(text for _, said in self.by_section for text in said))
 
 
 NO_HISTORY = History()
@@ -51,7 +55,6 @@ NO_HISTORY = History()
 def read_history(store: EditionStore, was_sent: Callable[[str], bool], edition_id: str, window_days: int) -> History:
     """The history an edition `edition_id` is built against. Unreadable stored editions are skipped with a warning."""
     start, end = _window(edition_id, window_days)
-    statements: list[str] = []
     by_section: dict[str, list[str]] = {}
     entries: set[str] = set()
     hashes: set[str] = set()
@@ -59,21 +62,20 @@ def read_history(store: EditionStore, was_sent: Callable[[str], bool], edition_i
         if other == edition_id or not was_sent(other):
             continue
         try:
-            meta = store.read_meta(other)
-            entries.update(meta.get("feed_entries", ()))
-            if start <= other < end:
-                for section in store.load(other).digest.sections:
-                    said = [bullet.text for bullet in section.bullets]
-                    statements.extend(said)
-                    by_section.setdefault(section.title, []).extend(said)
-                hashes.update(str(h) for h in meta.get("article_hashes", ()))
+            if not start <= other < end:  # outside the window only its feed entries count
+                entries.update(str(link) for link in store.read_meta(other).get("feed_entries", ()))
+                continue
+            edition = store.load(other)
+            entries.update(edition.feed_entries)
+            hashes.update(edition.article_hashes)
+            for section in edition.digest.sections:
+                by_section.setdefault(section.title, []).extend(bullet.text for bullet in section.bullets)
         except EditionError as exc:
             log.warning("history: %s", exc)
     return History(
-        tuple(dict.fromkeys(statements)),
+        tuple((title, tuple(dict.fromkeys(said))) for title, said in by_section.items()),
         frozenset(entries),
         frozenset(hashes),
-        tuple((title, tuple(dict.fromkeys(said))) for title, said in by_section.items()),
     )
 
 
