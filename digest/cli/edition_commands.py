@@ -63,13 +63,13 @@ def preview_document(edition: Edition, config: Config, fmt: str, now: datetime) 
     """The edition as a reader would see it, addressed to the preview address."""
     # Each command loads the heavy stages it uses when it runs: `digest --help` imports every command module.
     from digest.deliver.base import Recipient
-    from digest.deliver.message import build_message, personalise
+    from digest.deliver.message import personalise, wire_message
 
     if fmt == "json":
         return (json.dumps(edition.digest.to_json(), indent=2, ensure_ascii=False) + "\n").encode()
     if fmt == "eml":
         url = unsubscribe_url(config.newsletter.base_url, PREVIEW_ADDRESS, config.secrets.digest_secret)
-        return bytes(build_message(edition, Recipient(PREVIEW_ADDRESS, "Preview", url), config, now=now))
+        return wire_message(edition, Recipient(PREVIEW_ADDRESS, "Preview", url), config, now=now)
     url = f"{config.newsletter.base_url.rstrip('/')}/unsubscribe/preview"
     html_part, text_part = personalise(edition.email, Recipient(PREVIEW_ADDRESS, "", url))
     return (html_part if fmt == "html" else text_part).encode("utf-8")

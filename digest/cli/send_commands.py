@@ -196,12 +196,12 @@ def _print_dry_run(config: Config, edition: Edition, plan: SendPlan, ledger: Led
 def _message_size(config: Config, edition: Edition, first: tuple[str, str]) -> str:
     """One message's size, built without the secret (a made-up token of a real token's length)."""
     from digest.deliver.base import Recipient
-    from digest.deliver.message import build_message, message_bytes
+    from digest.deliver.message import wire_message
 
     email, name = first
     url = f"{config.newsletter.base_url.rstrip('/')}/unsubscribe/{'x' * 56}"
     try:
-        size = len(message_bytes(build_message(edition, Recipient(email, name, url), config, now=edition.built_at)))
+        size = len(wire_message(edition, Recipient(email, name, url), config, now=edition.built_at))
     except DigestError:
         size = len(edition.email.html.encode()) + len(edition.email.text.encode())
     return f"{size / 1024:.1f} KB per message (HTML {len(edition.email.html.encode()) / 1024:.1f} KB, text {len(edition.email.text.encode()) / 1024:.1f} KB)"

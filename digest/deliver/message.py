@@ -176,13 +176,19 @@ def _addressed(config: Config, email: str, name: str) -> EmailMessage:
     return message
 
 
-def build_message(edition: Edition, recipient: Recipient, config: Config, *, now: datetime, test: bool = False) -> EmailMessage:
-    """The complete message for one recipient: headers, text then HTML part, DKIM signature when configured.
+def wire_message(edition: Edition, recipient: Recipient, config: Config, *, now: datetime, test: bool = False) -> bytes:
+    """The complete message for one recipient as it goes on the wire: headers, text then HTML part,
+    DKIM signature when configured.
 
     Raises DeliveryError for an address that cannot go in a To header, ConfigError for a bad DKIM key.
     """
     data, _ = composer_for(edition, config, test).compose(recipient, now=now)
-    return message_from_bytes(data, policy=WIRE_POLICY)
+    return data
+
+
+def build_message(edition: Edition, recipient: Recipient, config: Config, *, now: datetime, test: bool = False) -> EmailMessage:
+    """wire_message parsed, for reading its headers and parts. Raises as wire_message does."""
+    return message_from_bytes(wire_message(edition, recipient, config, now=now, test=test), policy=WIRE_POLICY)
 
 
 def build_notice_message(notice: Notice, config: Config, *, now: datetime) -> EmailMessage:
