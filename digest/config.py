@@ -305,12 +305,10 @@ def parse_config(
     subscribers = _replace(subscribers, file=_resolve(subscribers.file, state_dir))
     state = _table(StateConfig, data.get("state", {}), "state", where)
     state = _replace(state, dir=_resolve(state.dir, state_dir))
-    _check_min(state.keep_days, 1, "state", "keep_days", where)
     gather = _gather(_table(GatherConfig, data.get("gather", {}), "gather", where), where)
     if not (gather.user_agent.strip() and gather.user_agent.isascii() and gather.user_agent.isprintable()):
         raise ConfigError(f"{where.at('gather', 'user_agent')}[gather] user_agent: must be printable ASCII text (it is sent as an HTTP header)")
     novelty = _table(NoveltyConfig, data.get("novelty", {}), "novelty", where)
-    _check_min(novelty.window_days, 0, "novelty", "window_days", where)
     if novelty.window_days > state.keep_days:
         raise ConfigError(
             f"{where.at('novelty', 'window_days')}[novelty] window_days: must not exceed [state] keep_days ({state.keep_days}), "
@@ -320,8 +318,6 @@ def parse_config(
     signup = _table(SignupConfig, data.get("signup", {}), "signup", where)
     _check_template(signup.confirm_subject, ("name",), "signup", "confirm_subject", where)
     serve = _table(ServeConfig, data.get("serve", {}), "serve", where)
-    _check_min(serve.max_request_bytes, 1024, "serve", "max_request_bytes", where)
-    _check_min(serve.rate_limit_per_minute, 1, "serve", "rate_limit_per_minute", where)
 
     return Config(
         path=None if bundled else path,
@@ -347,12 +343,11 @@ def _sections(raw_sections: Any, where: _Locator) -> tuple[SectionConfig, ...]:
     sections = tuple(
         _table(SectionConfig, raw, f"sections[{i}]", where, table_name="sections") for i, raw in enumerate(raw_sections)
     )
-    for i, section in enumerate(sections):
+    for section in sections:
         if not section.title.strip():
             raise ConfigError(f"{where.at('sections', 'title')}[[sections]] title must not be empty")
         if not section.keywords:
             raise ConfigError(f"{where.at('sections', 'keywords')}[[sections]] {_shown(section.title)}: keywords must not be empty")
-        _check_min(section.max_items, 1, f"sections[{i}]", "max_items", where)
         if not 0.0 <= section.min_score < 1.0:
             raise ConfigError(
                 f"{where.at('sections', 'min_score')}[[sections]] {_shown(section.title)}: min_score must be from 0 to "
@@ -476,6 +471,8 @@ NUMBER_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
     ("gather", "concurrency"): (1, 64),
     ("gather", "feed_max_age_days"): (1, 36500),
     ("novelty", "window_days"): (0, 3650),
+    ("serve", "max_request_bytes"): (1024, NUMBER_LIMIT),
+    ("serve", "rate_limit_per_minute"): (1, NUMBER_LIMIT),
 }
 
 
@@ -495,8 +492,6 @@ def _gather(gather: GatherConfig, where: _Locator) -> GatherConfig:
     for key in ("connect_timeout", "read_timeout", "page_timeout", "total_timeout"):
         if not getattr(gather, key) > 0:
             raise ConfigError(f"{where.at('gather', key)}[gather] {key}: must be more than 0 seconds, got {getattr(gather, key):g}")
-    for key, minimum in (("max_bytes", 1), ("max_redirects", 0), ("max_related", 0), ("concurrency", 1), ("feed_max_age_days", 1)):
-        _check_min(getattr(gather, key), minimum, "gather", key, where)
     hosts = []
     for host in gather.allow_hosts:
         bare = host.strip("[]").lower().rstrip(".")
@@ -508,11 +503,6 @@ def _gather(gather: GatherConfig, where: _Locator) -> GatherConfig:
         hosts.append(bare)
     checked: GatherConfig = _replace(gather, allow_hosts=tuple(hosts))
     return checked
-
-
-def _check_min(value: int, minimum: int, table: str, key: str, where: _Locator) -> None:
-    if value < minimum:
-        raise ConfigError(f"{where.at(table.split('[')[0], key)}[{table}] {key}: must be at least {minimum}, got {value}")
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", Path: "a path string"}
