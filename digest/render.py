@@ -82,9 +82,6 @@ def edition_url(newsletter: NewsletterConfig, edition: str) -> str:
     return f"{newsletter.base_url.rstrip('/')}/editions/{edition}"
 
 
-# Colours ------------------------------------------------------------------------------------
-
-
 def _rgb(color: str) -> tuple[int, int, int]:
     return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
 
@@ -184,9 +181,6 @@ def _scheme(
     )
 
 
-# Attribution --------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class Credit:
     """One source as the reader sees it: named in a few words by a bullet, in full in Sources."""
@@ -260,9 +254,6 @@ def _host(url: str) -> str:
     if not _is_web_url(url):
         return ""
     return (urlsplit(url).hostname or "").removeprefix("www.")
-
-
-# Rendering ----------------------------------------------------------------------------------
 
 
 def render_email(
