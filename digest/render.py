@@ -263,7 +263,7 @@ def render_email(
 ) -> Email:
     """Render an edition's HTML and text parts with placeholders left in. Raises RenderError."""
     email = EmailConfig() if email is None else email
-    folders = _template_folders(email)
+    folders = _template_folders(email.template_dir)
     environment = _environment(folders)
     safe_digest = _for_readers(_neutralised(digest))
     subject = subject_for(newsletter, digest)
@@ -293,13 +293,20 @@ def render_email(
     return Email(edition=digest.edition, subject=subject, preheader=preheader, html=html, text=text)
 
 
-def _template_folders(email: EmailConfig) -> tuple[Path, ...]:
+def template_environment(template_dir: Path | None) -> jinja2.Environment:
+    """Jinja over `[email] template_dir` first, then the bundled templates: the email's, and the
+    sign-up emails and pages of `digest serve`. MJML, HTML and XML templates are autoescaped.
+    Raises RenderError when template_dir is not a folder."""
+    return _environment(_template_folders(template_dir))
+
+
+def _template_folders(template_dir: Path | None) -> tuple[Path, ...]:
     bundled = bundled_dir("templates")
-    if email.template_dir is None:
+    if template_dir is None:
         return (bundled,)
-    if not email.template_dir.is_dir():
-        raise RenderError(f"{email.template_dir}: [email] template_dir is not a folder; fix the path in the config")
-    return (email.template_dir, bundled)
+    if not template_dir.is_dir():
+        raise RenderError(f"{template_dir}: [email] template_dir is not a folder; fix the path in the config")
+    return (template_dir, bundled)
 
 
 def _template_path(folders: tuple[Path, ...], name: str) -> Path:
@@ -323,7 +330,7 @@ def _fill(environment: jinja2.Environment, folders: tuple[Path, ...], name: str,
 def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folders),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2",), default=False),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("mjml.j2", "html", "html.j2", "xml.j2"), default=False),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

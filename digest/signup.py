@@ -8,7 +8,6 @@ unsubscribed before, returned to `unsubscribed`, so its consent record is never 
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import jinja2
 
-from digest.config import Config, bundled_dir
+from digest.config import Config
 from digest.deliver.base import Notice
 from digest.errors import ConfigError
 from digest.models import Subscriber
@@ -163,23 +162,10 @@ def confirmation_notice(config: Config, email: str, confirm_url: str, archive_ur
 
 
 def _render(config: Config, name: str, context: dict[str, object]) -> str:
+    from digest.render import template_environment  # MJML loads only when a sign-up mail is written
+
     environment = template_environment(config.email.template_dir)
     try:
         return environment.get_template(name).render(context)
     except jinja2.TemplateError as exc:
         raise ConfigError(f"template {name}: {exc}") from exc
-
-
-@functools.lru_cache(maxsize=4)
-def template_environment(override_dir: Path | None) -> jinja2.Environment:
-    """Jinja for the sign-up emails and the pages of `digest serve`: `[email] template_dir` first,
-    then the bundled templates. HTML templates are autoescaped."""
-    folders = [bundled_dir("templates")] if override_dir is None else [override_dir, bundled_dir("templates")]
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2", "xml.j2"), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )

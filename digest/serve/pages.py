@@ -14,9 +14,9 @@ from typing import Any
 from flask import Response, request, url_for
 
 from digest.config import Config
+from digest.render import template_environment
 from digest.serve.limits import RateLimiter, client_key
 from digest.serve.lookup import AddressBook
-from digest.signup import template_environment
 
 # The whole policy of every answer. No scripts and no third-party requests except images (the
 # archived emails show the newsletter's logo and pictures); forms post only here; no framing.
