@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 # Per-recipient parts of a rendered edition. Rendering writes these markers once; delivery
 # replaces them for each recipient (str.replace), so MJML never runs per recipient.
@@ -100,6 +101,14 @@ class Article:
     @property
     def paragraphs(self) -> tuple[str, ...]:
         return tuple(p.strip() for p in self.text.split("\n\n") if p.strip())
+
+
+def host_label(url: str) -> str:
+    """A web page's host without "www.", how a source is named when it gives no publisher; "" for any other URL."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return ""
+    return (parts.hostname or "").removeprefix("www.")
 
 
 @dataclass(frozen=True, slots=True)

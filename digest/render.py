@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import jinja2
 from mjml import mjml2html
@@ -34,6 +33,7 @@ from digest.models import (
     Section,
     SourceRef,
     SourceReport,
+    host_label,
     safe_text,
 )
 
@@ -224,7 +224,7 @@ def attribution(digest: Digest) -> Attribution:
     for report in digest.sources:
         if report.status == "ok" and report.url not in refs:
             refs[report.url] = SourceRef(report.url, report.title)
-    unnumbered = {url: Credit(0, ref.site or _host(ref.url), ref.title, ref.url) for url, ref in refs.items()}
+    unnumbered = {url: Credit(0, ref.site or host_label(ref.url), ref.title, ref.url) for url, ref in refs.items()}
     order = {
         credit.url: None
         for section in digest.sections
@@ -248,12 +248,6 @@ def _cited(sections: Iterable[Section]) -> Iterable[SourceRef]:
         for bullet in section.bullets:
             yield bullet.source
             yield from bullet.also
-
-
-def _host(url: str) -> str:
-    if not _is_web_url(url):
-        return ""
-    return (urlsplit(url).hostname or "").removeprefix("www.")
 
 
 def render_email(

@@ -45,14 +45,13 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from digest.condense.news import is_background, newsworthiness, states_news
 from digest.condense.repeats import Fingerprint, History, Similarity, fingerprint
 from digest.condense.sections import SectionAssigner
 from digest.condense.text import Sentence, article_sentences, split_sentences
 from digest.config import SectionConfig
-from digest.models import Article, Bullet, Digest, Section, SourceFailure, SourceRef, SourceReport
+from digest.models import Article, Bullet, Digest, Section, SourceFailure, SourceRef, SourceReport, host_label
 
 __all__ = ["condense", "publisher_name", "source_ref", "split_sentences", "statement_sections"]
 
@@ -241,8 +240,7 @@ def publisher_name(article: Article) -> str:
     """The outlet to credit: the page's own site name, else its host without "www."; "" for a local file."""
     if article.sitename and article.sitename.strip():
         return " ".join(article.sitename.split())
-    host = urlsplit(article.url).hostname or ""
-    return host.removeprefix("www.")
+    return host_label(article.url)
 
 
 def source_ref(article: Article) -> SourceRef:
