@@ -9,8 +9,11 @@ concurrent processes queue behind busy_timeout instead of failing.
 
 A send's audience (the active subscribers, each address once) is staged in a temporary table of
 the connection, sorted on disk by SQLite, so memory stays flat for any list size; the send then
-walks it in address order, the order of the deliveries table, so each batch's claim and record
-touch a few neighbouring pages instead of one page per recipient.
+walks it in address order, the order of the deliveries table. A batch is the next run of rows
+waiting to go, so its claim and its record are each one range update over a few neighbouring
+pages, and each claim leaves one row in `claims` (the batch's first and last address): recovery
+after a crash reads those few rows instead of an index that every claim and record would have to
+keep up to date.
 """
 
 from __future__ import annotations
@@ -81,8 +84,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             last_ok TEXT
         )""",
     ),
+    (
+        "CREATE TABLE claims (id INTEGER PRIMARY KEY, edition TEXT NOT NULL, batch TEXT NOT NULL, "
+        "first_email TEXT NOT NULL COLLATE NOCASE, last_email TEXT NOT NULL COLLATE NOCASE)",
+        # Batches a send of an older digest left in flight become claims, so recovery still finds them.
+        """INSERT INTO claims (edition, batch, first_email, last_email)
+           SELECT edition, COALESCE(batch, ''), MIN(email), MAX(email) FROM deliveries
+           WHERE status = 'in_flight' GROUP BY edition, batch""",
+        "DROP INDEX deliveries_in_flight",
+    ),
 )
 
+# Rows a send goes to once they are in its audience: pending, or failed for now.
+_WAITING = "(d.status = 'pending' OR (d.status = 'failed' AND d.permanent = 0))"
 # Who a send must not go to: sent, refused for good, and (unless resending unknown) unknown or in flight.
 _SETTLED = """(d.status = 'sent' OR (d.status = 'failed' AND d.permanent = 1)
                OR (d.status IN ('unknown', 'in_flight') AND NOT :resend_unknown))"""
@@ -262,11 +276,9 @@ class Ledger:
                 "CREATE TEMP TABLE audience (email TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL) WITHOUT ROWID"
             )
             db.execute("BEGIN")
-            # SQLite takes a bare column beside MIN() from the row holding the minimum: the first row.
+            # Sorted once, then appended in order; of the same address in other case, the first row stays.
             db.execute(
-                """INSERT INTO temp.audience (email, name)
-                   SELECT email, name FROM (SELECT email, name, MIN(rowid) FROM temp.audience_rows GROUP BY email)
-                   ORDER BY email"""
+                "INSERT OR IGNORE INTO temp.audience (email, name) SELECT email, name FROM temp.audience_rows ORDER BY email, rowid"
             )
             db.execute("DROP TABLE temp.audience_rows")
             db.execute("COMMIT")
@@ -334,12 +346,59 @@ class Ledger:
         )
         return [(row["email"], row["name"]) for row in rows]
 
-    def iter_targets(self, edition: str, size: int, *, resend_unknown: bool = False) -> Iterator[list[tuple[str, str]]]:
-        """targets() in batches of `size`, each read when asked for: claims made meanwhile are seen."""
-        after = ""
-        while batch := self.targets(edition, resend_unknown=resend_unknown, after=after, limit=size):
-            yield batch
-            after = batch[-1][0]
+    def count_waiting(self, edition: str, *, resend_unknown: bool = False) -> int:
+        """count_targets() once add_audience_pending has run: then every address of the audience has a
+        row, and only the rows in doubt need the audience to tell whether they are still wanted."""
+        rows = self._rows(
+            f"""SELECT COUNT(*) AS n FROM deliveries AS d WHERE d.edition = :edition AND ({_WAITING}
+                OR (:resend_unknown AND d.status IN ('unknown', 'in_flight') AND d.email IN (SELECT email FROM temp.audience)))""",
+            {"edition": edition, "resend_unknown": resend_unknown},
+        )
+        return int(rows[0]["n"])
+
+    def claim_next(
+        self, edition: str, batch: str, now: datetime, *, after: str = "", size: int = 1000, resend_unknown: bool = False
+    ) -> list[tuple[str, str]]:
+        """Claim the next `size` recipients after address `after` (see targets) as `batch`, and commit
+        before they are sent; returns their (email, name) in address order, [] when none are left.
+
+        Call after add_audience_pending, under the send lock. The batch is one run of the rows
+        waiting to go, so its claim is one range update (rows in doubt are claimed one by one, as
+        only those of the audience are wanted).
+        """
+        params = {"edition": edition, "after": after, "limit": size, "resend_unknown": resend_unknown}
+        with self._write() as db:
+            chosen = [
+                (row["email"], row["name"])
+                for row in db.execute(
+                    f"""SELECT d.email, a.name FROM deliveries AS d JOIN temp.audience AS a ON a.email = d.email
+                        WHERE d.edition = :edition AND d.email > :after AND NOT {_SETTLED}
+                        ORDER BY d.email LIMIT :limit""",
+                    params,
+                )
+            ]
+            if not chosen:
+                return []
+            first, last = chosen[0][0], chosen[-1][0]
+            claimed = 0
+            if resend_unknown:  # first, while the rows this claim takes by range are not yet in flight
+                claimed = db.execute(
+                    """UPDATE deliveries SET status = 'in_flight', batch = ?, attempts = attempts + 1, updated_at = ?
+                       WHERE edition = ? AND email BETWEEN ? AND ? AND status IN ('unknown', 'in_flight')
+                       AND email IN (SELECT value FROM json_each(?))""",
+                    (batch, _iso(now), edition, first, last, _json_list(email for email, _ in chosen)),
+                ).rowcount
+            claimed += db.execute(
+                f"""UPDATE deliveries AS d SET status = 'in_flight', batch = ?, attempts = attempts + 1, updated_at = ?
+                    WHERE edition = ? AND email BETWEEN ? AND ? AND {_WAITING}""",
+                (batch, _iso(now), edition, first, last),
+            ).rowcount
+            if claimed != len(chosen):  # rows waiting that are not in the audience: drop_unsendable was skipped
+                raise StateError(f"{self.path}: batch {batch} would claim {claimed} rows for {len(chosen)} recipients")
+            db.execute(
+                "INSERT INTO claims (edition, batch, first_email, last_email) VALUES (?, ?, ?, ?)", (edition, batch, first, last)
+            )
+        return chosen
 
     def deliveries(self, edition: str, *, statuses: Sequence[str] | None = None, limit: int = -1) -> list[Delivery]:
         """Rows of `edition` in address order, only those with `statuses` when given, at most `limit`."""
@@ -364,12 +423,19 @@ class Ledger:
         ]
 
     def claim(self, edition: str, emails: Sequence[str], batch: str, now: datetime) -> None:
-        """Mark a batch in_flight and commit, before it goes out: a crash from here on leaves it unknown."""
+        """Mark these addresses in_flight as `batch` and commit, before it goes out: a crash from here
+        on leaves them unknown. (The send claims with claim_next.)"""
+        addresses = _json_list(emails)
         with self._write() as db:
             db.execute(
                 """UPDATE deliveries SET status = 'in_flight', batch = ?, attempts = attempts + 1, updated_at = ?
                    WHERE edition = ? AND email IN (SELECT value FROM json_each(?))""",
-                (batch, _iso(now), edition, _json_list(emails)),
+                (batch, _iso(now), edition, addresses),
+            )
+            db.execute(
+                """INSERT INTO claims (edition, batch, first_email, last_email)
+                   SELECT ?, ?, MIN(value COLLATE NOCASE), MAX(value COLLATE NOCASE) FROM json_each(?) HAVING COUNT(*) > 0""",
+                (edition, batch, addresses),
             )
 
     def record_outcomes(
@@ -377,35 +443,65 @@ class Ledger:
         edition: str,
         outcomes: Iterable[tuple[str, str, str | None, str | None, bool]],
         now: datetime,
+        *,
+        batch: str | None = None,
     ) -> None:
         """Record (email, status, provider_id, reason, permanent) per address, in one transaction.
 
-        status is sent, failed, unknown or pending (never tried: back in the queue).
+        status is sent, failed, unknown or pending (never tried: back in the queue). With the
+        `batch` they were claimed as, and every address of it given, the most common outcome is
+        one range update over the batch and its claim is settled.
         """
-        # One statement per distinct outcome (a SendGrid batch is usually one): far fewer round trips.
         groups: dict[tuple[str, str | None, str | None, bool], list[str]] = {}
         for email, status, provider_id, reason, permanent in outcomes:
             groups.setdefault((status, provider_id, reason, permanent), []).append(email)
         with self._write(durable=False) as db:
-            for (status, provider_id, reason, permanent), emails in groups.items():
+            bounds = (
                 db.execute(
-                    """UPDATE deliveries SET status = ?, provider_id = ?, reason = ?, permanent = ?, updated_at = ?
-                       WHERE edition = ? AND email IN (SELECT value FROM json_each(?))""",
-                    (status, provider_id, reason, int(permanent), _iso(now), edition, _json_list(emails)),
-                )
+                    "SELECT MIN(first_email), MAX(last_email) FROM claims WHERE edition = ? AND batch = ?", (edition, batch)
+                ).fetchone()
+                if batch is not None
+                else None
+            )
+            ranged = max(groups, key=lambda key: len(groups[key])) if bounds and bounds[0] is not None else None
+            for outcome, emails in sorted(groups.items(), key=lambda item: item[0] == ranged):
+                status, provider_id, reason, permanent = outcome
+                values = (status, provider_id, reason, int(permanent), _iso(now), edition)
+                if outcome == ranged and bounds is not None:
+                    # Last: the rows of the batch still in flight are exactly this outcome's.
+                    updated = db.execute(
+                        """UPDATE deliveries SET status = ?, provider_id = ?, reason = ?, permanent = ?, updated_at = ?
+                           WHERE edition = ? AND email BETWEEN ? AND ? AND status = 'in_flight' AND batch = ?""",
+                        (*values, bounds[0], bounds[1], batch),
+                    ).rowcount
+                    if updated != len(emails):  # some address of the batch was left out of the outcomes
+                        raise StateError(f"{self.path}: batch {batch} has {updated} rows in flight, {len(emails)} outcomes")
+                else:
+                    db.execute(
+                        """UPDATE deliveries SET status = ?, provider_id = ?, reason = ?, permanent = ?, updated_at = ?
+                           WHERE edition = ? AND email IN (SELECT value FROM json_each(?))""",
+                        (*values, _json_list(emails)),
+                    )
+            if batch is not None:
+                db.execute("DELETE FROM claims WHERE edition = ? AND batch = ?", (edition, batch))
 
     def recover_in_flight(self) -> int:
         """Turn in_flight rows (left by a process that died) into unknown; returns how many.
 
         Call at the start of a send, under the send lock.
         """
+        recovered = 0
         with self._write(durable=False) as db:
-            cursor = db.execute(
-                "UPDATE deliveries SET status = 'unknown', reason = ? WHERE status = 'in_flight'", (RECOVERED_REASON,)
-            )
-            if cursor.rowcount:
-                log.warning("%d recipient(s) were in flight when an earlier send stopped: now unknown", cursor.rowcount)
-            return cursor.rowcount
+            for claim in db.execute("SELECT edition, first_email, last_email, batch FROM claims").fetchall():
+                recovered += db.execute(
+                    """UPDATE deliveries SET status = 'unknown', reason = ?
+                       WHERE edition = ? AND email BETWEEN ? AND ? AND status = 'in_flight' AND batch = ?""",
+                    (RECOVERED_REASON, *claim),
+                ).rowcount
+            db.execute("DELETE FROM claims")
+        if recovered:
+            log.warning("%d recipient(s) were in flight when an earlier send stopped: now unknown", recovered)
+        return recovered
 
     def record_test_send(self, at: datetime, edition: str, email: str, status: str, provider_id: str | None, reason: str | None) -> None:
         """Log a test send (`send --to`); it never counts as a delivery of the edition."""

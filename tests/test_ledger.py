@@ -109,17 +109,114 @@ def test_the_audience_holds_each_address_once_and_is_walked_in_address_order(led
     assert ledger.targets("e") == audience("new@example.org")
 
 
-def test_a_large_audience_is_added_and_walked_in_batches_with_claims_seen(ledger: Ledger) -> None:
+def claim_all(ledger: Ledger, edition: str, size: int, *, resend_unknown: bool = False) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """(batch id, batch) of each claim_next until none is left, as the send walks them."""
+    after, number = "", 0
+    while batch := ledger.claim_next(edition, f"b{number + 1}", NOW, after=after, size=size, resend_unknown=resend_unknown):
+        number += 1
+        yield f"b{number}", batch
+        after = batch[-1][0]
+
+
+def test_a_large_audience_is_added_and_claimed_in_batches_in_address_order(ledger: Ledger) -> None:
     emails = [f"reader{i:05d}@example.org" for i in range(25_000)]
     assert ledger.load_audience(audience(*reversed(emails))) == len(emails)
     assert ledger.add_audience_pending("e", NOW) == len(emails)  # more than one transaction's worth
+    assert ledger.count_waiting("e") == len(emails)
     walked: list[str] = []
-    for batch in ledger.iter_targets("e", 1000):
+    for batch_id, batch in claim_all(ledger, "e", 1000):
         walked.extend(email for email, _ in batch)
-        ledger.claim("e", [email for email, _ in batch], "b", NOW)
-        ledger.record_outcomes("e", ((email, "sent", "m", None, False) for email, _ in batch), NOW)
+        ledger.record_outcomes("e", ((email, "sent", "m", None, False) for email, _ in batch), NOW, batch=batch_id)
     assert walked == emails
-    assert ledger.counts("e")["sent"] == len(emails) and ledger.count_targets("e") == 0
+    assert ledger.counts("e")["sent"] == len(emails) and ledger.count_targets("e") == 0 == ledger.count_waiting("e")
+
+
+def prepared(ledger: Ledger, *, resend_unknown: bool = False) -> None:
+    """An edition half settled, then a new audience staged and its rows added, as a send starts.
+
+    The audience is alice, bob, carol, dave, erin, gina and hugo; frank left the list."""
+    ledger.add_pending("e", [*LIST, "frank@example.org", "gina@example.org", "hugo@example.org"], NOW)
+    ledger.record_outcomes("e", [
+        ("alice@example.org", "sent", "m", None, False),
+        ("bob@example.org", "failed", None, "550", True),
+        ("carol@example.org", "unknown", None, "lost", False),
+        ("dave@example.org", "failed", None, "451 try later", False),
+        ("frank@example.org", "unknown", None, "lost", False),
+        ("gina@example.org", "sent", "m", None, False),
+    ], NOW)
+    ledger.load_audience(audience(*LIST, "erin@example.org", "gina@example.org", "hugo@example.org"))
+    ledger.drop_unsendable("e")
+    ledger.add_audience_pending("e", NOW)
+
+
+@pytest.mark.parametrize("resend_unknown", [False, True])
+def test_claims_take_exactly_who_is_still_to_be_sent_around_those_settled(ledger: Ledger, resend_unknown: bool) -> None:
+    prepared(ledger)
+    wanted = ["carol@example.org"] * resend_unknown + ["dave@example.org", "erin@example.org", "hugo@example.org"]
+    assert ledger.count_waiting("e", resend_unknown=resend_unknown) == len(wanted)
+    assert ledger.count_waiting("e", resend_unknown=resend_unknown) == ledger.count_targets("e", resend_unknown=resend_unknown)
+    batches = list(claim_all(ledger, "e", 2, resend_unknown=resend_unknown))
+    assert [email for _, batch in batches for email, _ in batch] == wanted
+    assert batches[0][1][0] == (wanted[0], f"name of {wanted[0]}")
+    in_flight = {d.email: (d.batch, d.attempts) for d in ledger.deliveries("e", statuses=("in_flight",))}
+    assert in_flight == {email: (f"b{1 + i // 2}", 1) for i, email in enumerate(wanted)}
+    # Frank is unknown and no longer on the list: never claimed, even when resending unknown ones.
+    assert [d.status for d in ledger.deliveries("e") if d.email == "frank@example.org"] == ["unknown"]
+
+
+def test_a_batch_is_recorded_in_full_whatever_mix_of_outcomes_came_back(ledger: Ledger) -> None:
+    prepared(ledger)
+    [(batch_id, batch)] = claim_all(ledger, "e", 10)
+    ledger.record_outcomes("e", [
+        ("dave@example.org", "sent", "m2", None, False),
+        ("erin@example.org", "failed", None, "550 no such user", True),
+        ("hugo@example.org", "sent", "m2", None, False),
+    ], NOW, batch=batch_id)
+    statuses = {d.email: (d.status, d.provider_id) for d in ledger.deliveries("e")}
+    assert {email: statuses[email] for email, _ in batch} == {
+        "dave@example.org": ("sent", "m2"), "erin@example.org": ("failed", None), "hugo@example.org": ("sent", "m2"),
+    }
+    assert statuses["alice@example.org"] == ("sent", "m") and statuses["carol@example.org"] == ("unknown", None)
+    assert ledger.recover_in_flight() == 0  # the claim was settled with its batch
+
+
+def test_a_batch_recorded_with_an_address_missing_changes_nothing(ledger: Ledger) -> None:
+    prepared(ledger)
+    [(batch_id, _)] = claim_all(ledger, "e", 10)
+    with pytest.raises(StateError, match="batch b1 has 2 rows in flight, 1 outcomes"):
+        ledger.record_outcomes(
+            "e", [("dave@example.org", "sent", "m2", None, False), ("hugo@example.org", "failed", None, "550", True)],
+            NOW, batch=batch_id,
+        )
+    assert {d.email for d in ledger.deliveries("e", statuses=("in_flight",))} == {
+        "dave@example.org", "erin@example.org", "hugo@example.org",
+    }
+
+
+def test_a_claim_that_would_take_rows_outside_the_audience_is_refused(ledger: Ledger) -> None:
+    ledger.add_pending("e", LIST, NOW)
+    ledger.load_audience(audience("alice@example.org", "dave@example.org"))  # no drop_unsendable: bob and carol wait
+    with pytest.raises(StateError, match="would claim 4 rows for 2 recipients"):
+        ledger.claim_next("e", "b1", NOW)
+    assert ledger.deliveries("e", statuses=("in_flight",)) == []
+
+
+def test_batches_left_in_flight_by_an_older_digest_are_still_recovered(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    db = sqlite3.connect(ledger_path(state), isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.executemany(
+        "INSERT INTO deliveries (edition, email, status, batch, updated_at) VALUES ('e', ?, ?, ?, '2026-11-26T07:00:00+00:00')",
+        [("alice@example.org", "in_flight", "b1"), ("Bob@Example.org", "in_flight", "b1"),
+         ("carol@example.org", "pending", None), ("dave@example.org", "in_flight", "b2")],
+    )
+    db.close()
+    with Ledger.open(state) as ledger:
+        assert ledger.recover_in_flight() == 3
+        assert ledger.counts("e") == {"subscribers": 4, "sent": 0, "pending": 1, "failed": 0, "unknown": 3}
 
 
 def test_rows_in_flight_of_a_process_that_died_count_as_unknown_and_are_recovered(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,12 +167,12 @@ def send_edition(
             plan_send(ledger, edition.id, subscribers, resend_unknown=resend_unknown)
         ledger.drop_unsendable(edition.id)
         ledger.add_audience_pending(edition.id, now)
-        planned = ledger.count_targets(edition.id, resend_unknown=resend_unknown)
+        planned = ledger.count_waiting(edition.id, resend_unknown=resend_unknown)
         size = max(1, min(transport.batch_size, config.delivery.batch_size))
-        run = _SendRun(config, edition, ledger, transport, -(-planned // size), on_batch, now)
+        run = _SendRun(config, edition, ledger, transport, size, resend_unknown, -(-planned // size), on_batch, now)
         if planned:
             log.info("sending edition %s to %d recipient(s) via %s in %d batch(es)", edition.id, planned, transport.name, run.batches)
-            run.send(ledger.iter_targets(edition.id, size, resend_unknown=resend_unknown), stop or threading.Event())
+            run.send(stop or threading.Event())
         return SendReport(
             edition=edition.id,
             transport=transport.name,
@@ -226,6 +226,8 @@ class _SendRun:
         edition: Edition,
         ledger: Ledger,
         transport: Transport,
+        size: int,
+        resend_unknown: bool,
         batches: int,
         on_batch: Callable[[BatchReport], None] | None,
         now: datetime,
@@ -234,6 +236,8 @@ class _SendRun:
         self.edition = edition
         self.ledger = ledger
         self.transport = transport
+        self.size = size
+        self.resend_unknown = resend_unknown
         self.batches = batches
         self.on_batch = on_batch
         self.now = now
@@ -244,36 +248,47 @@ class _SendRun:
         self.refused: list[str] = []  # permanently refused, not yet marked bounced in the list
         self.run_id = f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}"
 
-    def send(self, batches: Iterator[list[tuple[str, str]]], stop: threading.Event) -> None:
-        """Send each (email, name) batch, taking the next one only when a worker is free for it."""
-        numbered = enumerate(batches, start=1)
+    def send(self, stop: threading.Event) -> None:
+        """Claim and send batch after batch in address order, claiming the next one only when a
+        worker is free for it (so claims made meanwhile, and a stop, are seen)."""
         concurrency = max(1, self.transport.concurrency)
         running: dict[Future[tuple[Outcome, ...]], tuple[int, list[tuple[str, str]]]] = {}
+        claimed, after, exhausted = 0, "", False
         try:
             with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="digest-send") as pool:
 
                 def fill() -> None:
-                    while len(running) < concurrency and not (self.failure or self.error or self.stopped):
+                    nonlocal claimed, after, exhausted
+                    while len(running) < concurrency and not (exhausted or self.failure or self.error or self.stopped):
                         if stop.is_set():
                             self.stopped = "stopped on request (signal): the batches in flight were finished and recorded"
                             return
-                        number, batch = next(numbered, (0, []))
+                        batch = self.ledger.claim_next(
+                            self.edition.id, self._batch_id(claimed + 1), self.now,
+                            after=after, size=self.size, resend_unknown=self.resend_unknown,
+                        )
                         if not batch:
+                            exhausted = True
                             return
-                        self.ledger.claim(self.edition.id, [email for email, _ in batch], f"{self.run_id}-{number}", self.now)
-                        running[pool.submit(self._send_batch, batch)] = (number, batch)
+                        claimed, after = claimed + 1, batch[-1][0]
+                        running[pool.submit(self._send_batch, batch)] = (claimed, batch)
 
                 fill()
                 while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=lambda f: running[f][0]):
-                        number, batch = running.pop(future)
+                    finished = [(future, *running.pop(future)) for future in sorted(done, key=lambda f: running[f][0])]
+                    if not any(future.exception() for future, _, _ in finished):
+                        fill()  # the free workers get their next batch before this thread records the last ones
+                    for future, number, batch in finished:
                         self._record(number, batch, future)
                     fill()
         finally:
             self._mark_bounced()
         if self.failure is not None:
             raise self.failure
+
+    def _batch_id(self, number: int) -> str:
+        return f"{self.run_id}-{number}"
 
     def _send_batch(self, batch: list[tuple[str, str]]) -> tuple[Outcome, ...]:
         recipients = [recipient_for(self.config, email, name) for email, name in batch]
@@ -301,6 +316,7 @@ class _SendRun:
             self.edition.id,
             ((o.email, _LEDGER_STATUS[o.status], o.provider_id, o.reason, o.permanent) for o in outcomes),
             self.now,
+            batch=self._batch_id(number),
         )
         counted = {status: sum(1 for o in outcomes if o.status == status) for status in _LEDGER_STATUS}
         for status, n in counted.items():
