@@ -1,4 +1,4 @@
-"""Sending a million through SendGrid: wall time beside a bare sender, peak memory, and the ledger's share.
+"""Sending a million through SendGrid: wall time beside a bare sender, peak memory, and what the ledger adds.
 
 Against the SendGrid stand-in of the tests (tests/support/sendgrid_server.py, in a process of its
 own, schema validation off, answering every request after 50 ms):
@@ -9,9 +9,13 @@ own, schema validation off, answering every request after 50 ms):
 - digest: `digest send --yes` in a process of its own, streaming subscribers.csv, signing every
   unsubscribe link, building each request, claiming and recording every batch in the ledger;
   its wall time and peak RSS, at 1,000,000 and at 100,000 recipients (memory must not grow);
-- the ledger alone: planning and recording the same 1,000,000 recipients in a fresh ledger (stage
-  the list, add pending rows, then claim and record 1,000 batches), beside the send's wall; the
-  time spent reading and checking subscribers.csv is left out, as every sender reads its list.
+- what the ledger adds to the send's wall: the same send with the ledger's bookkeeping left out
+  (benchmarks/no_ledger.py: the list streams straight into the batches, nothing is staged, claimed
+  or recorded), beside it; the best of two runs of each, as the difference is a few seconds of 40;
+- the ledger's own work, for the record: planning and recording the same 1,000,000 recipients in a
+  fresh ledger (stage the list, add pending rows, then claim and record 1,000 batches), without
+  the time spent reading subscribers.csv. Most of it runs while requests are in flight, so it
+  is more than what it adds to the wall.
 
     python benchmarks/send_sendgrid.py [--smoke]
 """
@@ -29,7 +33,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from harness import Row, floors, main_for, run_measured
+from harness import BENCHMARKS, Row, floors, main_for, run_measured
 from workloads import EDITION_ID, NEWSLETTER, SECRET, sample_edition, write_config, write_subscribers
 
 from digest.config import Config, DeliveryConfig, Secrets, StateConfig, SubscribersConfig
@@ -44,18 +48,23 @@ from tests.support.sendgrid_server import SendGridServer
 API_KEY = "SG.bench-key"
 NOW = datetime(2026, 11, 26, 7, tzinfo=UTC)
 # Runs one digest command in this process, timed from after the imports: prints seconds and the
-# peak traced by tracemalloc in MB (0 unless its first argument is "trace").
-COMMAND_RUNNER = """
+# peak traced by tracemalloc in MB (0 unless its first argument is "trace"). A second argument
+# other than 0 is the number of recipients of a send with no ledger bookkeeping (no_ledger.py).
+COMMAND_RUNNER = f"""
 import sys, time, tracemalloc
+sys.path.insert(0, {str(BENCHMARKS)!r})
 from digest.cli import cli
 # Loaded before tracing, so the traced peak is what the send holds, not the code it loads.
 import digest.cli.send_commands, digest.cli.edition_commands, digest.deliver, digest.deliver.sendgrid, sendgrid
+if sys.argv[2] != "0":
+    import no_ledger
+    no_ledger.install(int(sys.argv[2]))
 trace = sys.argv[1] == "trace"
 if trace:
     tracemalloc.start()
 started = time.perf_counter()
 try:
-    cli.main(args=sys.argv[2:], prog_name="digest", standalone_mode=False)
+    cli.main(args=sys.argv[3:], prog_name="digest", standalone_mode=False)
 finally:
     peak = tracemalloc.get_traced_memory()[1] / 1e6 if trace else 0.0
     print(time.perf_counter() - started, peak)
@@ -199,14 +208,18 @@ def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> tuple[fl
     return planning - reading, time.perf_counter() - started - planning, reading
 
 
-def digest_send(folder: Path, stand_in: StandIn, recipients: int, *, batch_size: int, traced: bool) -> tuple[float, float]:
+def digest_send(
+    folder: Path, stand_in: StandIn, recipients: int, *, batch_size: int, traced: bool, ledger: bool = True
+) -> tuple[float, float]:
     """`digest send --yes` to `recipients` subscribers in a process of its own: (seconds, peak MB).
 
     The seconds are the command's, from after the interpreter and digest are loaded. The peak is the
     process's RSS, or with `traced` what tracemalloc saw allocated at most during the command (a
-    small list cannot show in RSS whether memory grows with the list; tracemalloc can).
+    small list cannot show in RSS whether memory grows with the list; tracemalloc can). Without
+    `ledger`, the send keeps no ledger (no_ledger.py).
     """
-    home = folder / f"send-{recipients}"
+    kind = f"send-{recipients}-{'ledger' if ledger else 'no-ledger'}"
+    home = folder / f"{kind}-{len(list(folder.glob(f'{kind}-*')))}"
     home.mkdir()
     write_subscribers(home / "subscribers.csv", recipients)
     config_path = write_config(
@@ -214,7 +227,7 @@ def digest_send(folder: Path, stand_in: StandIn, recipients: int, *, batch_size:
     )
     EditionStore(home / "state").save(sample_edition())
     measured = run_measured(
-        [sys.executable, "-c", COMMAND_RUNNER, "trace" if traced else "rss",
+        [sys.executable, "-c", COMMAND_RUNNER, "trace" if traced else "rss", "0" if ledger else str(recipients),
          "--config", str(config_path), "-q", "send", "--yes", "--edition", EDITION_ID],
         cwd=home,
         env={"SENDGRID_API_KEY": API_KEY, "DIGEST_SECRET": SECRET},
@@ -243,33 +256,39 @@ def run(smoke: bool) -> list[Row]:
     target = floors("send_sendgrid", smoke)
     large, small, latency = int(target["recipients"]), int(target["flat_from"]), float(target["latency_seconds"])
     batch = int(target.get("batch_size", MAX_PERSONALIZATIONS))
+    runs = 1 if smoke else 2
     with tempfile.TemporaryDirectory(prefix="digest-bench-send-") as tmp, StandIn(latency) as stand_in:
         folder = Path(tmp)
         reference = send_reference(stand_in, bench_config(stand_in.url, folder), large, batch)
         requests, _, distinct = stand_in.take_counts()
         if distinct != large:
             raise RuntimeError(f"the reference reached {distinct:,} of {large:,} in {requests} requests")
-        wall, peak = digest_send(folder, stand_in, large, batch_size=batch, traced=smoke)
+        sends: list[tuple[float, float]] = []
+        bare: list[float] = []
+        for _ in range(runs):  # alternated, so a slow spell of the machine falls on both
+            sends.append(digest_send(folder, stand_in, large, batch_size=batch, traced=smoke))
+            bare.append(digest_send(folder, stand_in, large, batch_size=batch, traced=smoke, ledger=False)[0])
         _, small_peak = digest_send(folder, stand_in, small, batch_size=batch, traced=smoke)
-        planning, recording, reading = plan_and_record(folder, folder / f"send-{large}" / "subscribers.csv", batch)
-    ledger_seconds = planning + recording
+        planning, recording, reading = plan_and_record(folder, folder / f"send-{large}-ledger-0" / "subscribers.csv", batch)
+    wall, peak, without = min(w for w, _ in sends), max(p for _, p in sends), min(bare)
+    added = wall - without
     requests = -(-large // batch)
     workload = f"{large:,} recipients, {requests:,} requests, stand-in answering in {latency * 1000:.0f} ms"
     max_ratio, max_rss, max_growth, max_share = (
         float(target["max_wall_ratio"]), float(target["max_peak_rss_mb"]), float(target["max_rss_growth"]),
         float(target["max_ledger_share"]),
     )
+    best = "" if runs == 1 else f", best of {runs}"
     return [
-        Row("send via SendGrid: wall", workload, wall, reference, wall / reference,
+        Row("send via SendGrid: wall", workload + best, wall, reference, wall / reference,
             f"<= {max_ratio}x reference", wall / reference <= max_ratio, "s", "bare client, prebuilt requests"),
         Row(f"send via SendGrid: peak {'traced memory' if smoke else 'RSS'}", f"{large:,} recipients vs {small:,}",
             peak, small_peak, peak / small_peak, f"< {max_rss:.0f} MB, <= {max_growth}x",
             peak < max_rss and peak / small_peak <= max_growth, "MB", f"digest at {small:,}"),
-        Row("ledger: plan + record", f"{large:,} recipients, {requests:,} batches: planning {planning:.1f} s before the "
-            f"first request, claims and records {recording:.1f} s while requests fly (reading the list, "
-            f"{reading:.1f} s, not counted)", ledger_seconds, wall,
-            ledger_seconds / wall, f"<= {max_share:.0%} of the send", ledger_seconds / wall <= max_share, "s",
-            "the send's wall"),
+        Row("ledger: wall it adds to the send", f"{large:,} recipients{best}: the send {wall:.1f} s, without ledger "
+            f"{without:.1f} s; the ledger's own work is planning {planning:.1f} s before the first request, claims "
+            f"and records {recording:.1f} s, mostly while requests fly (reading the list, {reading:.1f} s, not counted)",
+            added, wall, added / wall, f"<= {max_share:.0%} of the send", added / wall <= max_share, "s", "the send's wall"),
     ]
 
 

@@ -149,18 +149,21 @@ def _check_row(row: list[str], path: Path, line: int, width: int) -> list[str]:
         raise SubscribersError(f"{path}:{line}: expected {width} columns ({','.join(HEADER[:width])}), got {len(row)}")
     if width != len(HEADER):
         row.append("")
-    email, _, status, subscribed_at, unsubscribed_at, _, confirmed_at = row
+    email, status = row[0], row[2]
     if "@" not in email or email != email.strip():
         raise SubscribersError(f"{path}:{line}: {email!r} is not an email address")
     if status not in SUBSCRIBER_STATUSES:
         raise SubscribersError(f"{path}:{line}: status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
-    for column, value in (("subscribed_at", subscribed_at), ("unsubscribed_at", unsubscribed_at), ("confirmed_at", confirmed_at)):
-        if value:
+    for index in _TIME_COLUMNS:
+        if value := row[index]:
             try:
                 datetime.fromisoformat(value)
             except ValueError:
-                raise SubscribersError(f"{path}:{line}: {column} must be an ISO 8601 time, got {value!r}") from None
+                raise SubscribersError(f"{path}:{line}: {HEADER[index]} must be an ISO 8601 time, got {value!r}") from None
     return row
+
+
+_TIME_COLUMNS = tuple(HEADER.index(column) for column in ("subscribed_at", "unsubscribed_at", "confirmed_at"))
 
 
 class _Draft:

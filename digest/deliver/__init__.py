@@ -122,12 +122,15 @@ def plan_send(
     `edition` would go to: active subscribers not sent, not refused for good, and not unknown
     (unless `resend_unknown`). Reads the subscribers (or the subscribers.csv at a Path) once;
     writes nothing to the ledger file. Raises SubscribersError for a malformed list."""
-    if isinstance(subscribers, Path):
-        active = ledger.load_audience(iter_audience(subscribers))
-    else:
-        active = ledger.load_audience((s.email, s.name) for s in subscribers if s.status == "active")
+    active = _stage_audience(ledger, subscribers)
     targets = ledger.count_targets(edition, resend_unknown=resend_unknown)
     return SendPlan(edition, active, targets, resend_unknown)
+
+
+def _stage_audience(ledger: Ledger, subscribers: Iterable[Subscriber] | Path) -> int:
+    if isinstance(subscribers, Path):
+        return ledger.load_audience(iter_audience(subscribers))
+    return ledger.load_audience((s.email, s.name) for s in subscribers if s.status == "active")
 
 
 def recipient_for(config: Config, email: str, name: str) -> Recipient:
@@ -164,7 +167,7 @@ def send_edition(
         if isinstance(subscribers, SendPlan):
             resend_unknown = subscribers.resend_unknown
         else:
-            plan_send(ledger, edition.id, subscribers, resend_unknown=resend_unknown)
+            _stage_audience(ledger, subscribers)
         ledger.drop_unsendable(edition.id)
         ledger.add_audience_pending(edition.id, now)
         planned = ledger.count_waiting(edition.id, resend_unknown=resend_unknown)
