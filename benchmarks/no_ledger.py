@@ -34,10 +34,9 @@ def install(recipients: int) -> None:
     patched: dict[str, Any] = {
         "load_audience": load_audience,
         "count_targets": lambda self, edition, resend_unknown=False: recipients,
-        "count_waiting": lambda self, edition, resend_unknown=False: recipients,
         "recover_in_flight": lambda self: 0,
         "drop_unsendable": lambda self, edition: 0,
-        "add_audience_pending": lambda self, edition, now: 0,
+        "plan": lambda self, edition, resend_unknown=False: recipients,
         "claim_next": claim_next,
         "record_outcomes": lambda self, edition, outcomes, now, batch=None: None,
         "counts": counts,

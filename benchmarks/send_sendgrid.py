@@ -13,7 +13,7 @@ own, schema validation off, answering every request after 50 ms):
   (benchmarks/no_ledger.py: the list streams straight into the batches, nothing is staged, claimed
   or recorded), beside it; the best of two runs of each, as the difference is a few seconds of 40;
 - the ledger's own work, for the record: planning and recording the same 1,000,000 recipients in a
-  fresh ledger (stage the list, add pending rows, then claim and record 1,000 batches), without
+  fresh ledger (stage and plan the list, then claim and record 1,000 batches), without
   the time spent reading subscribers.csv. Most of it runs while requests are in flight, so it
   is more than what it adds to the wall.
 
@@ -193,8 +193,7 @@ def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> tuple[fl
         ledger.load_audience(timed_list())  # as plan_send does
         ledger.count_targets(edition)
         ledger.drop_unsendable(edition)
-        ledger.add_audience_pending(edition, NOW)
-        planned = ledger.count_waiting(edition)
+        planned = ledger.plan(edition)
         planning = time.perf_counter() - started
         after, number = "", 0
         while targets := ledger.claim_next(edition, f"bench-{number + 1}", NOW, after=after, size=batch):

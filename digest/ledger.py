@@ -1,6 +1,6 @@
 """The send ledger: one SQLite file in the state dir recording every delivery, run and source failure.
 
-Per (edition, address) a delivery row moves pending -> in_flight (claimed and committed before its
+Per (edition, address) a delivery moves pending -> in_flight (claimed and committed before its
 batch goes out) -> sent | failed | unknown. A row still in_flight when its process died is
 unknown: it may or may not have reached the provider, so it is neither resent blindly nor
 forgotten. Addresses compare case-insensitively (COLLATE NOCASE). All access goes through one
@@ -9,11 +9,14 @@ concurrent processes queue behind busy_timeout instead of failing.
 
 A send's audience (the active subscribers, each address once) is staged in a temporary table of
 the connection, sorted on disk by SQLite, so memory stays flat for any list size; the send then
-walks it in address order, the order of the deliveries table. A batch is the next run of rows
-waiting to go, so its claim and its record are each one range update over a few neighbouring
-pages, and each claim leaves one row in `claims` (the batch's first and last address): recovery
-after a crash reads those few rows instead of an index that every claim and record would have to
-keep up to date.
+walks it in address order, the order of the deliveries table. Before the first batch, the plan
+records how many of the audience have no row yet (the `plans` table): they count as pending, so
+a send that stops or dies leaves them visible, and each gets its row when its batch is claimed,
+not a pending row first (a million fewer writes before the first request). A batch is the next
+run of the audience, so its claim and its record are each one statement over a range of
+neighbouring pages, and each claim leaves one row in `claims` (the batch's first and last
+address): recovery after a crash reads those few rows instead of an index that every claim and
+record would have to keep up to date.
 """
 
 from __future__ import annotations
@@ -94,13 +97,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
            WHERE status = 'in_flight' GROUP BY edition, batch""",
         "DROP INDEX deliveries_in_flight",
     ),
+    (
+        # Per edition, how many of the audience of its last send had no row yet: they are pending
+        # (counted by `counts`) and get their row when their batch is claimed.
+        "CREATE TABLE plans (edition TEXT PRIMARY KEY, unclaimed INTEGER NOT NULL) WITHOUT ROWID",
+    ),
 )
 
-# Rows a send goes to once they are in its audience: pending, or failed for now.
-_WAITING = "(d.status = 'pending' OR (d.status = 'failed' AND d.permanent = 0))"
-# Who a send must not go to: sent, refused for good, and (unless resending unknown) unknown or in flight.
-_SETTLED = """(d.status = 'sent' OR (d.status = 'failed' AND d.permanent = 1)
-               OR (d.status IN ('unknown', 'in_flight') AND NOT :resend_unknown))"""
+
+
+def _settled(row: str) -> str:
+    """Whether `row` (a deliveries row) says a send must not go to its address: sent, refused for
+    good, or (unless resending unknown) unknown or in flight."""
+    return f"""({row}.status = 'sent' OR ({row}.status = 'failed' AND {row}.permanent = 1)
+               OR ({row}.status IN ('unknown', 'in_flight') AND NOT :resend_unknown))"""
+
+
+_SETTLED = _settled("d")
 # The audience with the row of each address in this edition, when it has one.
 _AUDIENCE_ROWS = "temp.audience AS a LEFT JOIN deliveries AS d ON d.edition = :edition AND d.email = a.email"
 
@@ -311,28 +324,22 @@ class Ledger:
                 (edition,),
             ).rowcount
 
-    def add_audience_pending(self, edition: str, now: datetime) -> int:
-        """Add a pending row for each address of the audience that has none; returns rows added.
+    def plan(self, edition: str, *, resend_unknown: bool = False) -> int:
+        """Record who a send of `edition` goes to, before it starts: the audience staged, less those
+        settled (see targets). Returns how many.
 
-        In address order, PENDING_CHUNK_ROWS a transaction: each one appends to neighbouring pages.
+        Those of the audience with no row yet are not written one by one: their number is kept
+        with the edition (`counts` reports them pending, so a send that stops or dies leaves them
+        visible) and each gets its row when its batch is claimed.
         """
-        added = 0
-        after = ""
-        while True:
-            upto = self._rows(
-                "SELECT email FROM temp.audience WHERE email > ? ORDER BY email LIMIT 1 OFFSET ?",
-                (after, PENDING_CHUNK_ROWS - 1),
-            )
-            bound, params = ("AND email <= ?", (upto[0]["email"],)) if upto else ("", ())
-            with self._write(durable=False) as db:
-                added += db.execute(
-                    f"""INSERT OR IGNORE INTO deliveries (edition, email, status, updated_at)
-                        SELECT ?, email, 'pending', ? FROM temp.audience WHERE email > ? {bound} ORDER BY email""",
-                    (edition, _iso(now), after, *params),
-                ).rowcount
-            if not upto:
-                return added
-            after = upto[0]["email"]
+        with self._write() as db:
+            unclaimed, targets = db.execute(
+                f"""SELECT COALESCE(SUM(d.email IS NULL), 0), COALESCE(SUM(d.email IS NULL OR NOT {_SETTLED}), 0)
+                    FROM {_AUDIENCE_ROWS}""",
+                {"edition": edition, "resend_unknown": resend_unknown},
+            ).fetchone()
+            db.execute("INSERT OR REPLACE INTO plans (edition, unclaimed) VALUES (?, ?)", (edition, unclaimed))
+        return int(targets)
 
     def count_targets(self, edition: str, *, resend_unknown: bool = False) -> int:
         """How many of the audience a send of `edition` would go to now (see targets)."""
@@ -355,59 +362,44 @@ class Ledger:
         )
         return [(row["email"], row["name"]) for row in rows]
 
-    def count_waiting(self, edition: str, *, resend_unknown: bool = False) -> int:
-        """count_targets() once add_audience_pending has run: then every address of the audience has a
-        row, and only the rows in doubt need the audience to tell whether they are still wanted."""
-        rows = self._rows(
-            f"""SELECT COUNT(*) AS n FROM deliveries AS d WHERE d.edition = :edition AND ({_WAITING}
-                OR (:resend_unknown AND d.status IN ('unknown', 'in_flight') AND d.email IN (SELECT email FROM temp.audience)))""",
-            {"edition": edition, "resend_unknown": resend_unknown},
-        )
-        return int(rows[0]["n"])
-
     def claim_next(
         self, edition: str, batch: str, now: datetime, *, after: str = "", size: int = 1000, resend_unknown: bool = False
     ) -> list[tuple[str, str]]:
         """Claim the next `size` recipients after address `after` (see targets) as `batch`, and commit
         before they are sent; returns their (email, name) in address order, [] when none are left.
 
-        Call after add_audience_pending, under the send lock. The batch is one run of the rows
-        waiting to go, so its claim is one range update (rows in doubt are claimed one by one, as
-        only those of the audience are wanted).
+        Call after plan, under the send lock. The batch is one run of the audience, so its claim
+        is one statement over a range: a row in flight for each, added or updated (the settled
+        addresses in the range are left as they are).
         """
         params = {"edition": edition, "after": after, "limit": size, "resend_unknown": resend_unknown}
         with self._write() as db:
             # One row holding the whole batch: read row by row, each row would wait for the
             # interpreter lock while the send's workers build requests (a few ms a batch).
-            batch_json, first, last = db.execute(
-                f"""SELECT json_group_array(json_array(email, name)), MIN(email), MAX(email) FROM (
-                        SELECT d.email AS email, a.name AS name FROM deliveries AS d
-                        JOIN temp.audience AS a ON a.email = d.email
-                        WHERE d.edition = :edition AND d.email > :after AND NOT {_SETTLED}
-                        ORDER BY d.email LIMIT :limit)""",
+            batch_json, first, last, new = db.execute(
+                f"""SELECT json_group_array(json_array(email, name)), MIN(email), MAX(email), SUM(new) FROM (
+                        SELECT a.email AS email, a.name AS name, d.email IS NULL AS new FROM {_AUDIENCE_ROWS}
+                        WHERE a.email > :after AND (d.email IS NULL OR NOT {_SETTLED})
+                        ORDER BY a.email LIMIT :limit)""",
                 params,
             ).fetchone()
             if first is None:
                 return []
             chosen = sorted(((email, name) for email, name in json.loads(batch_json)), key=_address_order)
-            claimed = 0
-            if resend_unknown:  # first, while the rows this claim takes by range are not yet in flight
-                claimed = db.execute(
-                    """UPDATE deliveries SET status = 'in_flight', batch = ?, attempts = attempts + 1, updated_at = ?
-                       WHERE edition = ? AND email BETWEEN ? AND ? AND status IN ('unknown', 'in_flight')
-                       AND email IN (SELECT value FROM json_each(?))""",
-                    (batch, _iso(now), edition, first, last, _json_list(email for email, _ in chosen)),
-                ).rowcount
-            claimed += db.execute(
-                f"""UPDATE deliveries AS d SET status = 'in_flight', batch = ?, attempts = attempts + 1, updated_at = ?
-                    WHERE edition = ? AND email BETWEEN ? AND ? AND {_WAITING}""",
-                (batch, _iso(now), edition, first, last),
+            claimed = db.execute(
+                f"""INSERT INTO deliveries (edition, email, status, batch, attempts, updated_at)
+                    SELECT :edition, email, 'in_flight', :batch, 1, :now FROM temp.audience WHERE email BETWEEN :first AND :last
+                    ON CONFLICT (edition, email) DO UPDATE SET status = 'in_flight', batch = excluded.batch,
+                        attempts = attempts + 1, updated_at = excluded.updated_at
+                    WHERE NOT {_settled("deliveries")}""",
+                params | {"batch": batch, "now": _iso(now), "first": first, "last": last},
             ).rowcount
-            if claimed != len(chosen):  # rows waiting that are not in the audience: drop_unsendable was skipped
+            if claimed != len(chosen):  # cannot happen unless the ledger changed under the send
                 raise StateError(f"{self.path}: batch {batch} would claim {claimed} rows for {len(chosen)} recipients")
             db.execute(
                 "INSERT INTO claims (edition, batch, first_email, last_email) VALUES (?, ?, ?, ?)", (edition, batch, first, last)
             )
+            db.execute("UPDATE plans SET unclaimed = MAX(0, unclaimed - ?) WHERE edition = ?", (new, edition))
         return chosen
 
     def deliveries(self, edition: str, *, statuses: Sequence[str] | None = None, limit: int = -1) -> list[Delivery]:
@@ -543,6 +535,8 @@ class Ledger:
 
     def _counts(self, edition: str, *, live: bool) -> dict[str, int]:
         result = dict.fromkeys(COUNT_KEYS, 0)
+        for row in self._rows("SELECT unclaimed FROM plans WHERE edition = ?", (edition,)):
+            result["pending"] = result["subscribers"] = row["unclaimed"]
         for row in self._rows("SELECT status, COUNT(*) AS n FROM deliveries WHERE edition = ? GROUP BY status", (edition,)):
             status = row["status"]
             if status == "in_flight":
@@ -566,11 +560,14 @@ class Ledger:
     def _editions(self, limit: int | None = None) -> Iterator[str]:
         """Edition ids with deliveries, newest first; one index lookup each, however many rows they have."""
         found = 0
-        edition = self._rows("SELECT MAX(edition) AS e FROM deliveries")[0]["e"]
+        newest = """SELECT MAX(e) AS e FROM (
+                        SELECT MAX(edition) AS e FROM deliveries WHERE :before IS NULL OR edition < :before
+                        UNION ALL SELECT MAX(edition) FROM plans WHERE unclaimed > 0 AND (:before IS NULL OR edition < :before))"""
+        edition = self._rows(newest, {"before": None})[0]["e"]
         while edition is not None and (limit is None or found < limit):
             yield edition
             found += 1
-            edition = self._rows("SELECT MAX(edition) AS e FROM deliveries WHERE edition < ?", (edition,))[0]["e"]
+            edition = self._rows(newest, {"before": edition})[0]["e"]
 
     # -- runs -----------------------------------------------------------------------------------
 

@@ -293,6 +293,27 @@ def test_status_shows_counts_last_run_failing_sources_and_next_run(tmp_path: Pat
     assert "https://gone.example.org/  failing since 2026-11-24 (3 runs): HTTP 410" in table
 
 
+def test_status_counts_those_a_stopped_send_never_reached_as_pending(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    config = outbox_setup(tmp_path)  # alice and bob active
+    with Ledger.open(tmp_path / "state") as ledger:  # planned, alice's batch sent, then stopped
+        ledger.load_audience([("alice@example.org", "Alice"), ("bob@example.org", "Bob")])
+        assert ledger.plan(EDITION) == 2
+        assert ledger.claim_next(EDITION, "b1", datetime(2026, 11, 26, 7, tzinfo=UTC), size=1) == [("alice@example.org", "Alice")]
+        ledger.record_outcomes(EDITION, [("alice@example.org", "sent", "m", None, False)], datetime(2026, 11, 26, 7, tzinfo=UTC), batch="b1")
+    assert status_json(config)["editions"] == [
+        {"edition": EDITION, "subscribers": 2, "sent": 1, "pending": 1, "failed": 0, "unknown": 0}
+    ]
+    table = invoke(config, "status").stdout
+    assert f"edition {EDITION}: 1 not sent\n  … and 1 more" in table
+    assert invoke(config, "send", "--yes").exit_code == 0  # the next send goes to bob alone
+    assert status_json(config)["editions"] == [
+        {"edition": EDITION, "subscribers": 2, "sent": 2, "pending": 0, "failed": 0, "unknown": 0}
+    ]
+    assert [path.name for path in (tmp_path / "outbox" / EDITION).glob("*.eml")] == ["bob_at_example.org.eml"]
+
+
 def test_once_sent_an_edition_is_frozen_and_preview_rebuild_refuses(tmp_path: Path) -> None:
     config = outbox_setup(tmp_path)
     stored = tmp_path / "state" / "editions" / EDITION

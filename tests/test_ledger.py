@@ -103,8 +103,7 @@ def test_the_audience_holds_each_address_once_and_is_walked_in_address_order(led
     rows = [("zoe@example.org", "Zoe"), ("Bob@Example.org", "Bob"), ("bob@example.org", "second Bob"), ("amy@example.org", "Amy")]
     assert ledger.load_audience(rows) == 3
     assert ledger.targets("e") == [("amy@example.org", "Amy"), ("Bob@Example.org", "Bob"), ("zoe@example.org", "Zoe")]
-    assert ledger.add_audience_pending("e", NOW) == 3
-    assert ledger.add_audience_pending("e", NOW) == 0
+    assert ledger.plan("e") == 3
     assert ledger.load_audience(audience("new@example.org")) == 1  # a new audience replaces the old
     assert ledger.targets("e") == audience("new@example.org")
 
@@ -118,21 +117,26 @@ def claim_all(ledger: Ledger, edition: str, size: int, *, resend_unknown: bool =
         after = batch[-1][0]
 
 
-def test_a_large_audience_is_added_and_claimed_in_batches_in_address_order(ledger: Ledger) -> None:
+def test_a_large_audience_is_planned_and_claimed_in_batches_in_address_order(ledger: Ledger) -> None:
     emails = [f"reader{i:05d}@example.org" for i in range(25_000)]
     assert ledger.load_audience(audience(*reversed(emails))) == len(emails)
-    assert ledger.add_audience_pending("e", NOW) == len(emails)  # more than one transaction's worth
-    assert ledger.count_waiting("e") == len(emails)
+    assert ledger.plan("e") == len(emails)
+    assert ledger.counts("e") == {"subscribers": len(emails), "sent": 0, "pending": len(emails), "failed": 0, "unknown": 0}
     walked: list[str] = []
     for batch_id, batch in claim_all(ledger, "e", 1000):
         walked.extend(email for email, _ in batch)
+        if batch_id == "b1":  # claimed, not yet recorded: still pending while the send runs, unknown if it died
+            assert ledger.counts("e") | {"unknown": 0} == {
+                "subscribers": len(emails), "sent": 0, "pending": len(emails) - 1000, "failed": 0, "unknown": 0,
+            }
         ledger.record_outcomes("e", ((email, "sent", "m", None, False) for email, _ in batch), NOW, batch=batch_id)
     assert walked == emails
-    assert ledger.counts("e")["sent"] == len(emails) and ledger.count_targets("e") == 0 == ledger.count_waiting("e")
+    assert ledger.counts("e") == {"subscribers": len(emails), "sent": len(emails), "pending": 0, "failed": 0, "unknown": 0}
+    assert ledger.count_targets("e") == 0 == ledger.plan("e")
 
 
 def prepared(ledger: Ledger, *, resend_unknown: bool = False) -> None:
-    """An edition half settled, then a new audience staged and its rows added, as a send starts.
+    """An edition half settled, then a new audience staged and planned, as a send starts.
 
     The audience is alice, bob, carol, dave, erin, gina and hugo; frank left the list."""
     ledger.add_pending("e", [*LIST, "frank@example.org", "gina@example.org", "hugo@example.org"], NOW)
@@ -146,15 +150,14 @@ def prepared(ledger: Ledger, *, resend_unknown: bool = False) -> None:
     ], NOW)
     ledger.load_audience(audience(*LIST, "erin@example.org", "gina@example.org", "hugo@example.org"))
     ledger.drop_unsendable("e")
-    ledger.add_audience_pending("e", NOW)
 
 
 @pytest.mark.parametrize("resend_unknown", [False, True])
 def test_claims_take_exactly_who_is_still_to_be_sent_around_those_settled(ledger: Ledger, resend_unknown: bool) -> None:
     prepared(ledger)
     wanted = ["carol@example.org"] * resend_unknown + ["dave@example.org", "erin@example.org", "hugo@example.org"]
-    assert ledger.count_waiting("e", resend_unknown=resend_unknown) == len(wanted)
-    assert ledger.count_waiting("e", resend_unknown=resend_unknown) == ledger.count_targets("e", resend_unknown=resend_unknown)
+    assert ledger.count_targets("e", resend_unknown=resend_unknown) == len(wanted)
+    assert ledger.plan("e", resend_unknown=resend_unknown) == len(wanted)
     batches = list(claim_all(ledger, "e", 2, resend_unknown=resend_unknown))
     assert [email for _, batch in batches for email, _ in batch] == wanted
     assert batches[0][1][0] == (wanted[0], f"name of {wanted[0]}")
@@ -166,6 +169,7 @@ def test_claims_take_exactly_who_is_still_to_be_sent_around_those_settled(ledger
 
 def test_a_batch_is_recorded_in_full_whatever_mix_of_outcomes_came_back(ledger: Ledger) -> None:
     prepared(ledger)
+    ledger.plan("e")
     [(batch_id, batch)] = claim_all(ledger, "e", 10)
     ledger.record_outcomes("e", [
         ("dave@example.org", "sent", "m2", None, False),
@@ -191,6 +195,7 @@ def claims_left(ledger: Ledger) -> int:
 
 def test_a_batch_recorded_with_an_address_missing_changes_nothing(ledger: Ledger) -> None:
     prepared(ledger)
+    ledger.plan("e")
     [(batch_id, _)] = claim_all(ledger, "e", 10)
     with pytest.raises(StateError, match="batch b1 has 2 rows in flight, 1 outcomes"):
         ledger.record_outcomes(
@@ -202,12 +207,30 @@ def test_a_batch_recorded_with_an_address_missing_changes_nothing(ledger: Ledger
     }
 
 
-def test_a_claim_that_would_take_rows_outside_the_audience_is_refused(ledger: Ledger) -> None:
+def test_a_claim_never_takes_a_row_of_an_address_outside_the_audience(ledger: Ledger) -> None:
     ledger.add_pending("e", LIST, NOW)
-    ledger.load_audience(audience("alice@example.org", "dave@example.org"))  # no drop_unsendable: bob and carol wait
-    with pytest.raises(StateError, match="would claim 4 rows for 2 recipients"):
-        ledger.claim_next("e", "b1", NOW)
-    assert ledger.deliveries("e", statuses=("in_flight",)) == []
+    ledger.load_audience(audience("alice@example.org", "dave@example.org"))  # bob and carol wait, between them
+    assert ledger.claim_next("e", "b1", NOW) == audience("alice@example.org", "dave@example.org")
+    assert {d.email: d.status for d in ledger.deliveries("e")} == {
+        "alice@example.org": "in_flight", "Bob@Example.org": "pending", "carol@example.org": "pending", "dave@example.org": "in_flight",
+    }
+
+
+def test_those_planned_but_never_claimed_stay_pending_after_a_send_stops_or_dies(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Ledger.open(state) as ledger:
+        ledger.load_audience(audience(*LIST))
+        assert ledger.plan("2026-11-27") == 4  # planned, then the process died before its first claim
+        assert ledger.plan("2026-11-26") == 4
+        batches = claim_all(ledger, "2026-11-26", 1)
+        batch_id, batch = next(batches)
+        ledger.record_outcomes("2026-11-26", [(batch[0][0], "sent", "m", None, False)], NOW, batch=batch_id)
+        next(batches)  # claimed, then the process died
+    with Ledger.open(state) as ledger:  # `digest status`, later
+        assert ledger.edition_summaries() == [
+            {"edition": "2026-11-27", "subscribers": 4, "sent": 0, "pending": 4, "failed": 0, "unknown": 0},
+            {"edition": "2026-11-26", "subscribers": 4, "sent": 1, "pending": 2, "failed": 0, "unknown": 1},
+        ]
 
 
 def test_batches_left_in_flight_by_an_older_digest_are_still_recovered(tmp_path: Path) -> None:

@@ -299,10 +299,10 @@ def _print_status_table(data: dict[str, Any], unsettled: dict[str, list[Any]], *
         for source in data["failing_sources"]:
             click.echo(f"  {source['url']}  failing since {source['since']} ({source['runs']} runs): {source['reason']}")
     for summary in data["editions"]:
-        not_sent = unsettled.get(summary["edition"])
-        if not not_sent:
-            continue
         left = summary["pending"] + summary["failed"] + summary["unknown"]
+        if not left:
+            continue
+        not_sent = unsettled.get(summary["edition"], [])  # those never claimed have no row to list
         click.echo(f"\nedition {summary['edition']}: {left:,} not sent")
         for delivery in not_sent:
             status = in_flight_label if delivery.status == "in_flight" else delivery.status

@@ -1,7 +1,7 @@
 """Delivery: send a stored edition to the subscriber list through one transport, never twice to anyone.
 
 The send loop, under the send lock: turn rows left in flight by a dead process into unknown, stage
-the audience (each active subscriber once) in the ledger, add a pending row per address, then
+the audience (each active subscriber once) in the ledger and plan the send (who is pending), then
 send batches, in address order, to everyone pending or temporarily failed (and unknown only on
 request). Each batch is claimed in_flight and committed before it goes out and recorded when it
 comes back, so a crash leaves it unknown rather than resent. Up to `transport.concurrency`
@@ -169,8 +169,7 @@ def send_edition(
         else:
             _stage_audience(ledger, subscribers)
         ledger.drop_unsendable(edition.id)
-        ledger.add_audience_pending(edition.id, now)
-        planned = ledger.count_waiting(edition.id, resend_unknown=resend_unknown)
+        planned = ledger.plan(edition.id, resend_unknown=resend_unknown)
         size = max(1, min(transport.batch_size, config.delivery.batch_size))
         run = _SendRun(config, edition, ledger, transport, size, resend_unknown, -(-planned // size), on_batch, now)
         if planned:
