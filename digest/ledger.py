@@ -105,7 +105,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 
-
 def _settled(row: str) -> str:
     """Whether `row` (a deliveries row) says a send must not go to its address: sent, refused for
     good, or (unless resending unknown) unknown or in flight."""
@@ -560,14 +559,22 @@ class Ledger:
     def _editions(self, limit: int | None = None) -> Iterator[str]:
         """Edition ids with deliveries, newest first; one index lookup each, however many rows they have."""
         found = 0
-        newest = """SELECT MAX(e) AS e FROM (
-                        SELECT MAX(edition) AS e FROM deliveries WHERE :before IS NULL OR edition < :before
-                        UNION ALL SELECT MAX(edition) FROM plans WHERE unclaimed > 0 AND (:before IS NULL OR edition < :before))"""
-        edition = self._rows(newest, {"before": None})[0]["e"]
+        edition = self._newest_edition("")
         while edition is not None and (limit is None or found < limit):
             yield edition
             found += 1
-            edition = self._rows(newest, {"before": edition})[0]["e"]
+            edition = self._newest_edition(edition)
+
+    def _newest_edition(self, before: str) -> str | None:
+        """The newest edition id with deliveries or someone planned, before `before` ("": any)."""
+        # Each its own statement: an OR in the WHERE would cost the index lookup its range.
+        bound = "WHERE edition < ?" if before else ""
+        params = (before,) if before else ()
+        found = [
+            self._rows(f"SELECT MAX(edition) AS e FROM deliveries {bound}", params)[0]["e"],
+            self._rows(f"SELECT MAX(edition) AS e FROM plans {bound} {'AND' if before else 'WHERE'} unclaimed > 0", params)[0]["e"],
+        ]
+        return max((e for e in found if e is not None), default=None)
 
     # -- runs -----------------------------------------------------------------------------------
 
