@@ -1,7 +1,10 @@
 """Sending over SMTP: one reused connection beside a new connection per message, and flat memory.
 
-A local aiosmtpd server in a process of its own (STARTTLS and AUTH required, as on a submission
-port; certificates from trustme) counts what it accepts. digest: `digest send --yes` to 10,000
+A local aiosmtpd server (STARTTLS and AUTH required, as on a submission port; certificates from
+trustme) counts what it accepts. Like an MTA's smtpd, it serves each session in a process of its
+own: two processes take turns at one listening socket, one session each at a time. (One asyncio
+loop serving both of digest's connections read every message line by line on one core, and that,
+not digest, was what each message waited for.) digest: `digest send --yes` to 10,000
 subscribers with [delivery] transport = "smtp" in a process of its own, from after its imports:
 per message, everything included (reading the list, the ledger, building each message). The
 baseline sends with digest's own SMTP transport but opens a new connection (connect, EHLO,
@@ -13,7 +16,11 @@ Peak RSS of the 10,000 send beside that of a 1,000 send: memory must not grow wi
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
+import os
+import signal
+import socket
 import ssl
 import sys
 import tempfile
@@ -30,6 +37,7 @@ from digest.config import Config, DeliveryConfig, Secrets
 from digest.deliver import recipient_for
 from digest.deliver.smtp import SmtpTransport
 from digest.editions import EditionStore
+from tests.support.smtp import QuietSMTP, bound_listener
 
 NOW = datetime(2026, 11, 26, 7, tzinfo=UTC)
 USER, PASSWORD = "digest", "bench-password"
@@ -46,47 +54,86 @@ finally:
 """
 
 
+SESSIONS = 2  # server processes, each serving one connection at a time: as many as digest opens
+
+
 def _serve(pipe: Connection, ca_path: str) -> None:
+    """A submission server as an MTA runs one: a process per session (Postfix's smtpd), here
+    SESSIONS of them taking turns at one listening socket, so the messages of two connections are
+    read side by side rather than by one Python loop, which would be what every message waits for."""
     import trustme
-    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
-
-    from tests.support.smtp import BoundController, bound_listener
-
-    class Counting:
-        messages = 0
-
-        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-            Counting.messages += len(envelope.rcpt_tos)
-            return "250 2.0.0 queued"
 
     ca = trustme.CA()
     ca.cert_pem.write_to_path(ca_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     listener = bound_listener()  # bound here: no other process can take the port
-    port = int(listener.getsockname()[1])
+    listener.listen(64)
+    accepted = multiprocessing.get_context("fork").Value("q", 0)  # shared with the forked workers
+    workers = []
+    for _ in range(SESSIONS):
+        pid = os.fork()  # this process is a daemon: multiprocessing would refuse it children
+        if pid == 0:
+            try:
+                _sessions(listener, context, accepted)
+            finally:
+                os._exit(0)
+        workers.append(pid)
+    try:
+        pipe.send(int(listener.getsockname()[1]))
+        while pipe.recv() != "stop":
+            with accepted.get_lock():
+                pipe.send(accepted.value)
+                accepted.value = 0
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        listener.close()
+
+
+def _sessions(listener: socket.socket, context: ssl.SSLContext, accepted: Any) -> None:
+    """One server process: accept a connection (the kernel hands each one to a single waiting
+    process), serve its SMTP session to the end with aiosmtpd, then accept the next."""
+    import asyncio
+
+    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+    class Counting:
+        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+            with accepted.get_lock():
+                accepted.value += len(envelope.rcpt_tos)
+            return "250 2.0.0 queued"
 
     def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object) -> AuthResult:
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (USER.encode(), PASSWORD.encode())
         return AuthResult(success=ok, handled=False)
 
-    controller = BoundController(
-        Counting(), listener, tls_context=context, require_starttls=True,
-        authenticator=authenticate, auth_required=True, auth_require_tls=True,
-    )
-    controller.start()
-    try:
-        pipe.send(port)
-        while pipe.recv() != "stop":
-            pipe.send(Counting.messages)
-            Counting.messages = 0
-    finally:
-        controller.stop()
-        listener.close()
+    class OneSession(QuietSMTP):
+        def __init__(self, ended: asyncio.Future[None]) -> None:
+            super().__init__(
+                Counting(), loop=loop, tls_context=context, require_starttls=True,
+                authenticator=authenticate, auth_required=True, auth_require_tls=True,
+            )
+            self.ended = ended
+
+        def connection_lost(self, error: Exception | None) -> None:
+            super().connection_lost(error)
+            if not self.ended.done():
+                self.ended.set_result(None)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    while True:
+        connection, _ = listener.accept()
+        connection.setblocking(False)
+        ended: asyncio.Future[None] = loop.create_future()
+        loop.run_until_complete(loop.connect_accepted_socket(functools.partial(OneSession, ended), sock=connection))
+        loop.run_until_complete(ended)
 
 
 class SmtpStandIn:
-    """aiosmtpd in a process of its own, answering `take_count` with the messages since the last call."""
+    """The SMTP server in processes of its own, answering `take_count` with the messages since the last call."""
 
     def __init__(self, folder: Path) -> None:
         self.ca_path = folder / "test-ca.pem"

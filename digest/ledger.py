@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 
 LEDGER_FILE = "ledger.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
-AUDIENCE_CHUNK_ROWS = 5_000  # subscribers staged per executemany
 PENDING_CHUNK_ROWS = 10_000  # pending rows added per transaction
 RECOVERED_REASON = "in flight when an earlier send stopped: it may or may not have been delivered"
 COUNT_KEYS = ("subscribers", "sent", "pending", "failed", "unknown")
@@ -286,13 +285,13 @@ class Ledger:
             db.execute("DROP TABLE IF EXISTS temp.audience")
             db.execute("DROP TABLE IF EXISTS temp.audience_rows")
             db.execute("CREATE TEMP TABLE audience_rows (email TEXT NOT NULL COLLATE NOCASE, name TEXT NOT NULL)")
-            chunk: list[tuple[str, str]] = []
-            for row in subscribers:
-                chunk.append(row)
-                if len(chunk) >= AUDIENCE_CHUNK_ROWS:
-                    self._stage_audience_rows(chunk)
-                    chunk = []
-            self._stage_audience_rows(chunk)
+            db.execute("BEGIN")
+            try:  # executemany reads the rows as they stream, one at a time
+                db.executemany("INSERT INTO temp.audience_rows (email, name) VALUES (?, ?)", subscribers)
+            except BaseException:
+                db.execute("ROLLBACK")  # the list was malformed (SubscribersError) or the disk full
+                raise
+            db.execute("COMMIT")
             db.execute(
                 "CREATE TEMP TABLE audience (email TEXT PRIMARY KEY COLLATE NOCASE, name TEXT NOT NULL) WITHOUT ROWID"
             )
@@ -304,11 +303,6 @@ class Ledger:
             db.execute("DROP TABLE temp.audience_rows")
             db.execute("COMMIT")
             return int(db.execute("SELECT COUNT(*) FROM temp.audience").fetchone()[0])
-
-    def _stage_audience_rows(self, rows: Sequence[tuple[str, str]]) -> None:
-        self._db.execute("BEGIN")
-        self._db.executemany("INSERT INTO temp.audience_rows (email, name) VALUES (?, ?)", rows)
-        self._db.execute("COMMIT")
 
     def drop_unsendable(self, edition: str) -> int:
         """Forget pending and temporarily failed rows of addresses not in the audience; returns rows dropped.

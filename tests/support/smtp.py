@@ -56,15 +56,17 @@ class Gate:
         self.released.set()
 
 
-class _QuietSession(Session):
+class QuietSession(Session):
     # aiosmtpd sets its own deprecated `login_data` property on every login, which warns; warnings
     # are errors in this test suite. A plain attribute takes it instead.
     login_data: Any = None
 
 
-class _SMTP(SMTP):
+class QuietSMTP(SMTP):
+    """aiosmtpd's SMTP protocol without its deprecation warning at every login."""
+
     def _create_session(self) -> Session:
-        return _QuietSession(self.loop)
+        return QuietSession(self.loop)
 
 
 def bound_listener(host: str = "127.0.0.1") -> socket.socket:
@@ -89,7 +91,7 @@ class BoundController(Controller):
         super().__init__(handler, hostname=host, port=port, **kwargs)
 
     def factory(self) -> SMTP:
-        return _SMTP(self.handler, **self.SMTP_kwargs)
+        return QuietSMTP(self.handler, **self.SMTP_kwargs)
 
     def _create_server(self) -> Any:
         return self.loop.create_server(self._factory_invoker, sock=self._listener, ssl=self.ssl_context)
