@@ -15,6 +15,7 @@ import pytest
 
 from digest.errors import InvalidEmailError, SubscribersError
 from digest.models import Subscriber
+from digest.subscribers import HEADER as COLUMNS
 from digest.subscribers import (
     add_subscriber,
     export_subscribers,
@@ -84,6 +85,30 @@ def test_malformed_list_names_file_and_line(tmp_path: Path, content: str, messag
     with pytest.raises(SubscribersError) as caught:
         list(iter_audience(path))  # a send refuses the list with the same line
     assert str(caught.value) == message.format(path=path)
+
+
+CURRENT = ",".join(COLUMNS) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("a@example.com,A,active,,,,\nb@example.com,B,gone,,,,\n", "{path}:3: status must be one of active, unsubscribed, bounced, pending, got 'gone'"),
+        ("nobody,A,active,,,,\n", "{path}:2: 'nobody' is not an email address"),
+        (" a@example.com,A,active,,,,\n", "{path}:2: ' a@example.com' is not an email address"),
+        ("a@example.com,A,active,yesterday,,,\n", "{path}:2: subscribed_at must be an ISO 8601 time, got 'yesterday'"),
+        ("a@example.com,A,unsubscribed,,last week,,\n", "{path}:2: unsubscribed_at must be an ISO 8601 time, got 'last week'"),
+        ("a@example.com,A,active,,,,soon\n", "{path}:2: confirmed_at must be an ISO 8601 time, got 'soon'"),
+        ("a@example.com,A,active,,,\n", "{path}:2: expected 7 columns (email,name,status,subscribed_at,unsubscribed_at,source,confirmed_at), got 6"),
+    ],
+)
+def test_a_list_with_every_column_is_checked_row_by_row_too(tmp_path: Path, rows: str, message: str) -> None:
+    path = tmp_path / "subscribers.csv"
+    path.write_text(CURRENT + rows, encoding="utf-8")
+    for read in (read_subscribers, lambda p: list(iter_audience(p))):
+        with pytest.raises(SubscribersError) as caught:
+            read(path)
+        assert str(caught.value) == message.format(path=path)
 
 
 def test_a_list_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
