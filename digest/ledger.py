@@ -420,22 +420,6 @@ class Ledger:
             for row in rows
         ]
 
-    def claim(self, edition: str, emails: Sequence[str], batch: str, now: datetime) -> None:
-        """Mark these addresses in_flight as `batch` and commit, before it goes out: a crash from here
-        on leaves them unknown. (The send claims with claim_next.)"""
-        addresses = _json_list(emails)
-        with self._write() as db:
-            db.execute(
-                """UPDATE deliveries SET status = 'in_flight', batch = ?, attempts = attempts + 1, updated_at = ?
-                   WHERE edition = ? AND email IN (SELECT value FROM json_each(?))""",
-                (batch, _iso(now), edition, addresses),
-            )
-            db.execute(
-                """INSERT INTO claims (edition, batch, first_email, last_email)
-                   SELECT ?, ?, MIN(value COLLATE NOCASE), MAX(value COLLATE NOCASE) FROM json_each(?) HAVING COUNT(*) > 0""",
-                (edition, batch, addresses),
-            )
-
     def record_outcomes(
         self,
         edition: str,

@@ -477,7 +477,8 @@ def test_rows_left_in_flight_by_a_dead_send_are_recovered_as_unknown_and_counted
     config, edition = setup(tmp_path, [("a@example.org", "A"), ("b@example.org", "B"), ("c@example.org", "C")])
     with Ledger.open(config.state.dir) as ledger:  # a send that died with its first batch in flight
         ledger.add_pending(edition.id, ["a@example.org", "b@example.org", "c@example.org"], edition.built_at)
-        ledger.claim(edition.id, ["a@example.org", "b@example.org"], "dead-1", edition.built_at)
+        ledger.load_audience([("a@example.org", "A"), ("b@example.org", "B"), ("c@example.org", "C")])
+        ledger.claim_next(edition.id, "dead-1", edition.built_at, size=2)
     report = send(config, edition)
     assert (report.recovered, report.sent, report.unknown, report.not_sent) == (2, 1, 0, 0)
     assert report.counts == {"subscribers": 3, "sent": 1, "pending": 0, "failed": 0, "unknown": 2}

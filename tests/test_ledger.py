@@ -58,7 +58,7 @@ def test_a_corrupt_ledger_is_a_state_error_naming_the_file(tmp_path: Path) -> No
 def test_counts_add_up_to_the_list_through_a_whole_send(ledger: Ledger) -> None:
     assert ledger.add_pending("2026-11-26", LIST, NOW) == 4
     assert ledger.add_pending("2026-11-26", ["bob@example.org"], NOW) == 0  # addresses compare case-insensitively
-    ledger.claim("2026-11-26", LIST[:3], "batch-1", NOW)
+    claim_first(ledger, "2026-11-26", 3, "batch-1")
     ledger.record_outcomes(
         "2026-11-26",
         [
@@ -78,6 +78,12 @@ def test_counts_add_up_to_the_list_through_a_whole_send(ledger: Ledger) -> None:
 
 def audience(*emails: str) -> list[tuple[str, str]]:
     return [(email, f"name of {email}") for email in emails]
+
+
+def claim_first(ledger: Ledger, edition: str, count: int, batch: str) -> list[tuple[str, str]]:
+    """Claim the first `count` of LIST (in address order) as batch `batch`, as a send would."""
+    ledger.load_audience(audience(*LIST))
+    return ledger.claim_next(edition, batch, NOW, size=count)
 
 
 def test_settled_addresses_are_never_sent_again_and_unknown_only_on_request(ledger: Ledger) -> None:
@@ -264,7 +270,8 @@ state = Path({str(state)!r})
 with send_lock(state):
     ledger = Ledger.open(state)
     ledger.add_pending("e", {list(LIST)!r}, datetime.now(UTC))
-    ledger.claim("e", {list(LIST[:2])!r}, "b1", datetime.now(UTC))
+    ledger.load_audience([(email, "") for email in {list(LIST)!r}])
+    ledger.claim_next("e", "b1", datetime.now(UTC), size=2)
     os._exit(9)
 """
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=30, check=False)
@@ -284,7 +291,7 @@ def test_in_flight_rows_of_the_running_send_count_as_pending(ledger: Ledger, tmp
     from digest.locks import send_lock
 
     ledger.add_pending("e", LIST, NOW)
-    ledger.claim("e", LIST[:2], "b1", NOW)
+    claim_first(ledger, "e", 2, "b1")
     with send_lock(tmp_path / "state"):
         assert ledger.counts("e")["pending"] == 4
     assert ledger.counts("e")["unknown"] == 2
@@ -364,7 +371,7 @@ def test_erasing_an_address_keeps_the_counts_and_leaves_no_trace_of_it(ledger: L
 
 def test_deliveries_lists_every_row_whatever_its_status_with_all_its_fields(ledger: Ledger) -> None:
     ledger.add_pending("2026-11-26", LIST, NOW)
-    ledger.claim("2026-11-26", ["alice@example.org", "Bob@Example.org", "carol@example.org"], "b1", NOW)
+    claim_first(ledger, "2026-11-26", 3, "b1")  # alice, Bob and carol
     later = NOW + timedelta(minutes=1)
     ledger.record_outcomes("2026-11-26", [
         ("alice@example.org", "sent", "msg-1", None, False),
@@ -391,7 +398,7 @@ def test_in_flight_rows_count_as_pending_while_a_send_runs_and_unknown_after(tmp
     state = tmp_path / "state"
     with Ledger.open(state) as ledger:
         ledger.add_pending("2026-11-26", LIST, NOW)
-        ledger.claim("2026-11-26", ["alice@example.org", "Bob@Example.org"], "b1", NOW)
+        claim_first(ledger, "2026-11-26", 2, "b1")  # alice and Bob
         assert ledger.edition_summaries()[0] | {"edition": "-"} == {
             "edition": "-", "subscribers": 4, "sent": 0, "pending": 2, "failed": 0, "unknown": 2,
         }
