@@ -112,9 +112,12 @@ def _settled(row: str) -> str:
                OR ({row}.status IN ('unknown', 'in_flight') AND NOT :resend_unknown))"""
 
 
-_SETTLED = _settled("d")
-# The audience with the row of each address in this edition, when it has one.
+# The audience with the row of each address in this edition, when it has one...
 _AUDIENCE_ROWS = "temp.audience AS a LEFT JOIN deliveries AS d ON d.edition = :edition AND d.email = a.email"
+# ...and whether a send goes to that address: no row yet, or one not settled.
+_WANTED = f"(d.email IS NULL OR NOT {_settled('d')})"
+# Recording an outcome: the WHERE clause, naming which rows, follows.
+_RECORD = "UPDATE deliveries SET status = ?, provider_id = ?, reason = ?, permanent = ?, updated_at = ? WHERE edition = ? AND "
 
 
 def ledger_path(state_dir: Path) -> Path:
@@ -330,7 +333,7 @@ class Ledger:
         """
         with self._write() as db:
             unclaimed, targets = db.execute(
-                f"""SELECT COALESCE(SUM(d.email IS NULL), 0), COALESCE(SUM(d.email IS NULL OR NOT {_SETTLED}), 0)
+                f"""SELECT COALESCE(SUM(d.email IS NULL), 0), COALESCE(SUM({_WANTED}), 0)
                     FROM {_AUDIENCE_ROWS}""",
                 {"edition": edition, "resend_unknown": resend_unknown},
             ).fetchone()
@@ -340,7 +343,7 @@ class Ledger:
     def count_targets(self, edition: str, *, resend_unknown: bool = False) -> int:
         """How many of the audience a send of `edition` would go to now (see targets)."""
         rows = self._rows(
-            f"SELECT COUNT(*) AS n FROM {_AUDIENCE_ROWS} WHERE d.email IS NULL OR NOT {_SETTLED}",
+            f"SELECT COUNT(*) AS n FROM {_AUDIENCE_ROWS} WHERE {_WANTED}",
             {"edition": edition, "resend_unknown": resend_unknown},
         )
         return int(rows[0]["n"])
@@ -353,7 +356,7 @@ class Ledger:
         (unless `resend_unknown`)."""
         rows = self._rows(
             f"""SELECT a.email, a.name FROM {_AUDIENCE_ROWS}
-                WHERE a.email > :after AND (d.email IS NULL OR NOT {_SETTLED}) ORDER BY a.email LIMIT :limit""",
+                WHERE a.email > :after AND {_WANTED} ORDER BY a.email LIMIT :limit""",
             {"edition": edition, "resend_unknown": resend_unknown, "after": after, "limit": limit},
         )
         return [(row["email"], row["name"]) for row in rows]
@@ -375,7 +378,7 @@ class Ledger:
             batch_json, first, last, new = db.execute(
                 f"""SELECT json_group_array(json_array(email, name)), MIN(email), MAX(email), SUM(new) FROM (
                         SELECT a.email AS email, a.name AS name, d.email IS NULL AS new FROM {_AUDIENCE_ROWS}
-                        WHERE a.email > :after AND (d.email IS NULL OR NOT {_SETTLED})
+                        WHERE a.email > :after AND {_WANTED}
                         ORDER BY a.email LIMIT :limit)""",
                 params,
             ).fetchone()
@@ -438,32 +441,24 @@ class Ledger:
         for email, status, provider_id, reason, permanent in outcomes:
             groups.setdefault((status, provider_id, reason, permanent), []).append(email)
         with self._write(durable=False) as db:
-            bounds = (
-                db.execute(
+            bounds = None  # of the batch's claim: none for outcomes recorded without one
+            if batch is not None:
+                bounds = db.execute(
                     "SELECT MIN(first_email), MAX(last_email) FROM claims WHERE edition = ? AND batch = ?", (edition, batch)
                 ).fetchone()
-                if batch is not None
-                else None
-            )
-            ranged = max(groups, key=lambda key: len(groups[key])) if bounds and bounds[0] is not None else None
+            ranged = max(groups, key=lambda key: len(groups[key])) if groups and bounds and bounds[0] is not None else None
             for outcome, emails in sorted(groups.items(), key=lambda item: item[0] == ranged):
                 status, provider_id, reason, permanent = outcome
                 values = (status, provider_id, reason, int(permanent), _iso(now), edition)
                 if outcome == ranged and bounds is not None:
                     # Last: the rows of the batch still in flight are exactly this outcome's.
                     updated = db.execute(
-                        """UPDATE deliveries SET status = ?, provider_id = ?, reason = ?, permanent = ?, updated_at = ?
-                           WHERE edition = ? AND email BETWEEN ? AND ? AND status = 'in_flight' AND batch = ?""",
-                        (*values, bounds[0], bounds[1], batch),
+                        _RECORD + "email BETWEEN ? AND ? AND status = 'in_flight' AND batch = ?", (*values, *bounds, batch)
                     ).rowcount
                     if updated != len(emails):  # some address of the batch was left out of the outcomes
                         raise StateError(f"{self.path}: batch {batch} has {updated} rows in flight, {len(emails)} outcomes")
                 else:
-                    db.execute(
-                        """UPDATE deliveries SET status = ?, provider_id = ?, reason = ?, permanent = ?, updated_at = ?
-                           WHERE edition = ? AND email IN (SELECT value FROM json_each(?))""",
-                        (*values, _json_list(emails)),
-                    )
+                    db.execute(_RECORD + "email IN (SELECT value FROM json_each(?))", (*values, _json_list(emails)))
             if batch is not None:
                 db.execute("DELETE FROM claims WHERE edition = ? AND batch = ?", (edition, batch))
 
