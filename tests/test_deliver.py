@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from digest.config import Config
-from digest.deliver import BatchReport, send_edition, send_test, transport_for
+from digest.deliver import BatchReport, SendReport, send_edition, send_test, transport_for
 from digest.deliver.base import Recipient
 from digest.deliver.message import (
     MAX_DISPLAY_NAME_LENGTH,
@@ -352,13 +352,19 @@ def test_batches_are_in_flight_together_up_to_the_transport_concurrency(tmp_path
 # -- found by `make mutation`: the send loop's bookkeeping -----------------------------------------
 
 
-def test_a_lost_answer_and_an_unreachable_provider_leave_their_reasons_in_the_ledger(tmp_path: Path) -> None:
+def send_losing_one_answer_then_refused_503(tmp_path: Path) -> tuple[Config, Edition, SendReport]:
+    """Four recipients in two batches through SendGrid, with no retries: the answer to one batch is
+    lost, the other is refused with a 503."""
     with SendGridServer() as server:
         config, edition, _ = sendgrid_setup(tmp_path, server, 4, 2)
         transport = SendGridTransport(config, sleep=lambda _: None, max_attempts=1)
         server.drop_next()
         server.respond_next(503, body=b'{"errors": [{"message": "try later"}]}')
-        report = send(config, edition, transport)
+        return config, edition, send(config, edition, transport)
+
+
+def test_a_lost_answer_and_an_unreachable_provider_leave_their_reasons_in_the_ledger(tmp_path: Path) -> None:
+    config, edition, report = send_losing_one_answer_then_refused_503(tmp_path)
     with Ledger.open(config.state.dir) as ledger:
         reasons = {d.status: d.reason or "" for d in ledger.deliveries(edition.id)}
     assert report.counts["unknown"] == 2 and report.counts["pending"] == 2
@@ -485,12 +491,7 @@ def test_rows_left_in_flight_by_a_dead_send_are_recovered_as_unknown_and_counted
 
 
 def test_the_send_report_counts_what_this_send_left_unknown_and_unsent(tmp_path: Path) -> None:
-    with SendGridServer() as server:
-        config, edition, _ = sendgrid_setup(tmp_path, server, 4, 2)
-        transport = SendGridTransport(config, sleep=lambda _: None, max_attempts=1)
-        server.drop_next()
-        server.respond_next(503, body=b'{"errors": [{"message": "try later"}]}')
-        report = send(config, edition, transport)
+    *_, report = send_losing_one_answer_then_refused_503(tmp_path)
     assert (report.planned, report.sent, report.unknown, report.not_sent, report.failed) == (4, 0, 2, 2, 0)
 
 
