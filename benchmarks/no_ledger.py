@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from digest.ledger import Ledger
+from digest.models import Claim
 
 
 def install(recipients: int) -> None:
@@ -24,9 +25,9 @@ def install(recipients: int) -> None:
         return recipients
 
     def claim_next(self: Ledger, edition: str, batch: str, now: Any, *, after: str = "", size: int = 1000,
-                   resend_unknown: bool = False) -> list[tuple[str, str]]:
-        rows = audience[id(self)]
-        return [row for _, row in zip(range(size), rows, strict=False)]
+                   resend_unknown: bool = False) -> Claim | None:
+        rows = [row for _, row in zip(range(size), audience[id(self)], strict=False)]
+        return Claim(rows, rows[-1][0]) if rows else None
 
     def counts(self: Ledger, edition: str) -> dict[str, int]:
         return {"subscribers": recipients, "sent": recipients, "pending": 0, "failed": 0, "unknown": 0}

@@ -259,6 +259,15 @@ class Subscriber:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """A batch of a send, claimed in the ledger: its recipients (email, name), in no particular
+    order, and the last of them in address order, after which the next batch starts."""
+
+    recipients: list[tuple[str, str]]
+    last: str
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """The ledger's record of one edition sent (or not yet) to one address."""
 

@@ -20,6 +20,7 @@ import pytest
 from digest.deliver.outbox import outbox_path
 from digest.deliver.smtp import SmtpTransport
 from digest.ledger import Ledger
+from digest.models import Claim
 from tests.support.cli import (
     EDITION,
     REPO,
@@ -300,7 +301,8 @@ def test_status_counts_those_a_stopped_send_never_reached_as_pending(tmp_path: P
     with Ledger.open(tmp_path / "state") as ledger:  # planned, alice's batch sent, then stopped
         ledger.load_audience([("alice@example.org", "Alice"), ("bob@example.org", "Bob")])
         assert ledger.plan(EDITION) == 2
-        assert ledger.claim_next(EDITION, "b1", datetime(2026, 11, 26, 7, tzinfo=UTC), size=1) == [("alice@example.org", "Alice")]
+        claim = ledger.claim_next(EDITION, "b1", datetime(2026, 11, 26, 7, tzinfo=UTC), size=1)
+        assert claim == Claim([("alice@example.org", "Alice")], "alice@example.org")
         ledger.record_outcomes(EDITION, [("alice@example.org", "sent", "m", None, False)], datetime(2026, 11, 26, 7, tzinfo=UTC), batch="b1")
     assert status_json(config)["editions"] == [
         {"edition": EDITION, "subscribers": 2, "sent": 1, "pending": 1, "failed": 0, "unknown": 0}

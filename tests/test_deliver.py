@@ -447,6 +447,41 @@ def test_a_bug_in_a_transport_stops_the_send_and_leaves_its_batch_unknown(tmp_pa
     assert counts == {"subscribers": 4, "sent": 0, "pending": 2, "failed": 0, "unknown": 2}
 
 
+class _LedgerWatchingTransport:
+    """Sends nothing; notes, through a connection of its own (as a process started after a crash
+    would), what the ledger says of each recipient when their batch is handed over."""
+
+    name = "watching"
+    batch_size = 2
+    concurrency = 2
+
+    def __init__(self, state_dir: Path, edition: str) -> None:
+        self.state_dir, self.edition = state_dir, edition
+        self.seen: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def send_batch(self, edition: Edition, recipients: Any, *, test: bool = False) -> tuple[Any, ...]:
+        from digest.deliver.base import Outcome
+
+        with Ledger.open(self.state_dir) as other:
+            committed = {d.email: d.status for d in other.deliveries(self.edition)}
+        with self._lock:
+            self.seen.update({r.email: committed.get(r.email, "no row") for r in recipients})
+        return tuple(Outcome(r.email, "sent", provider_id="id") for r in recipients)
+
+    def close(self) -> None:
+        pass
+
+
+def test_each_batch_is_committed_in_flight_before_the_transport_gets_it(tmp_path: Path) -> None:
+    readers = [(f"r{i}@example.org", "") for i in range(9)]
+    config, edition = setup(tmp_path, readers)
+    transport = _LedgerWatchingTransport(config.state.dir, edition.id)
+    report = send(config, edition, transport)
+    assert transport.seen == {email: "in_flight" for email, _ in readers}
+    assert report.counts["sent"] == 9
+
+
 def test_batch_reports_carry_each_count_and_the_error(tmp_path: Path) -> None:
     with SendGridServer() as server:
         config, edition, transport = sendgrid_setup(tmp_path, server, 4, 2)

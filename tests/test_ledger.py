@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from digest.errors import StateError
+from digest import ledger as ledger_module
+from digest.errors import StateError, SubscribersError
 from digest.ledger import MIGRATIONS, RECOVERED_REASON, Ledger, erased_address, ledger_path
 from digest.locks import send_lock
+from digest.models import Claim
 from tests.support.cli import REPO, StderrLines
 
 NOW = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
@@ -80,10 +82,15 @@ def audience(*emails: str) -> list[tuple[str, str]]:
     return [(email, f"name of {email}") for email in emails]
 
 
+def in_address_order(claim: Claim | None) -> list[tuple[str, str]]:
+    """The recipients of a claim (which come in no particular order) in address order; [] for none."""
+    return sorted(claim.recipients, key=lambda row: row[0].lower()) if claim else []
+
+
 def claim_first(ledger: Ledger, edition: str, count: int, batch: str) -> list[tuple[str, str]]:
     """Claim the first `count` of LIST (in address order) as batch `batch`, as a send would."""
     ledger.load_audience(audience(*LIST))
-    return ledger.claim_next(edition, batch, NOW, size=count)
+    return in_address_order(ledger.claim_next(edition, batch, NOW, size=count))
 
 
 def test_settled_addresses_are_never_sent_again_and_unknown_only_on_request(ledger: Ledger) -> None:
@@ -114,13 +121,52 @@ def test_the_audience_holds_each_address_once_and_is_walked_in_address_order(led
     assert ledger.targets("e") == audience("new@example.org")
 
 
+def test_the_first_row_of_an_address_wins_when_the_list_is_read_in_chunks(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_module, "AUDIENCE_CHUNK_ROWS", 2)  # each row pair is read while the one before is stored
+    rows = [("zoe@example.org", "Zoe"), ("Bob@Example.org", "Bob"), ("amy@example.org", "Amy"), ("bob@example.org", "second Bob"),
+            ("carl@example.org", "Carl")]
+    assert ledger.load_audience(rows) == 4
+    assert ledger.targets("e") == [("amy@example.org", "Amy"), ("Bob@Example.org", "Bob"), ("carl@example.org", "Carl"),
+                                   ("zoe@example.org", "Zoe")]
+
+
+def test_a_list_that_fails_while_it_is_read_raises_its_error_and_can_be_staged_again(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_module, "AUDIENCE_CHUNK_ROWS", 2)
+
+    def malformed() -> Iterator[tuple[str, str]]:
+        yield from audience("amy@example.org", "bob@example.org", "carl@example.org")
+        raise SubscribersError("subscribers.csv:5: status must be one of ...")
+
+    with pytest.raises(SubscribersError, match=r"subscribers\.csv:5"):
+        ledger.load_audience(malformed())
+    assert ledger.load_audience(audience("dan@example.org")) == 1
+    assert ledger.targets("e") == audience("dan@example.org")
+
+
 def claim_all(ledger: Ledger, edition: str, size: int, *, resend_unknown: bool = False) -> Iterator[tuple[str, list[tuple[str, str]]]]:
     """(batch id, batch) of each claim_next until none is left, as the send walks them."""
     after, number = "", 0
-    while batch := ledger.claim_next(edition, f"b{number + 1}", NOW, after=after, size=size, resend_unknown=resend_unknown):
+    while claim := ledger.claim_next(edition, f"b{number + 1}", NOW, after=after, size=size, resend_unknown=resend_unknown):
         number += 1
-        yield f"b{number}", batch
-        after = batch[-1][0]
+        yield f"b{number}", in_address_order(claim)
+        after = claim.last
+
+
+def test_outcomes_and_the_next_claim_written_together_are_kept_or_lost_together(ledger: Ledger) -> None:
+    ledger.load_audience(audience(*LIST))
+    ledger.plan("e")
+    first = ledger.claim_next("e", "b1", NOW, size=2)
+    assert first is not None
+    with pytest.raises(RuntimeError), ledger.transaction():
+        ledger.record_outcomes("e", [(email, "sent", "m", None, False) for email, _ in first.recipients], NOW, batch="b1")
+        assert ledger.claim_next("e", "b2", NOW, after=first.last, size=2) is not None
+        raise RuntimeError("the process fails before the commit")
+    assert {d.email: d.status for d in ledger.deliveries("e")} == {"alice@example.org": "in_flight", "Bob@Example.org": "in_flight"}
+    with ledger.transaction():
+        ledger.record_outcomes("e", [(email, "sent", "m", None, False) for email, _ in first.recipients], NOW, batch="b1")
+        second = ledger.claim_next("e", "b2", NOW, after=first.last, size=2)
+    assert second is not None and second.last == "dave@example.org"
+    assert ledger.counts("e") | {"unknown": 0} == {"subscribers": 4, "sent": 2, "pending": 0, "failed": 0, "unknown": 0}
 
 
 def test_a_large_audience_is_planned_and_claimed_in_batches_in_address_order(ledger: Ledger) -> None:
@@ -216,7 +262,7 @@ def test_a_batch_recorded_with_an_address_missing_changes_nothing(ledger: Ledger
 def test_a_claim_never_takes_a_row_of_an_address_outside_the_audience(ledger: Ledger) -> None:
     ledger.add_pending("e", LIST, NOW)
     ledger.load_audience(audience("alice@example.org", "dave@example.org"))  # bob and carol wait, between them
-    assert ledger.claim_next("e", "b1", NOW) == audience("alice@example.org", "dave@example.org")
+    assert in_address_order(ledger.claim_next("e", "b1", NOW)) == audience("alice@example.org", "dave@example.org")
     assert {d.email: d.status for d in ledger.deliveries("e")} == {
         "alice@example.org": "in_flight", "Bob@Example.org": "pending", "carol@example.org": "pending", "dave@example.org": "in_flight",
     }

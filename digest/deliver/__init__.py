@@ -4,7 +4,7 @@ The send loop, under the send lock: turn rows left in flight by a dead process i
 the audience (each active subscriber once) in the ledger and plan the send (who is pending), then
 send batches, in address order, to everyone pending or temporarily failed (and unknown only on
 request). Each batch is claimed in_flight and committed before it goes out and recorded when it
-comes back, so a crash leaves it unknown rather than resent. Up to `transport.concurrency`
+comes back (with the next claims, in one commit), so a crash leaves it unknown rather than resent. Up to `transport.concurrency`
 batches are in flight at once (worker threads build and send; this thread keeps the ledger), so
 building, waiting and recording overlap.
 
@@ -252,42 +252,58 @@ class _SendRun:
 
     def send(self, stop: threading.Event) -> None:
         """Claim and send batch after batch in address order, claiming the next one only when a
-        worker is free for it (so claims made meanwhile, and a stop, are seen)."""
+        worker is free for it (so claims made meanwhile, and a stop, are seen). The outcomes of the
+        batches that finished and the claims of the next ones are written in one transaction:
+        one commit per batch, not two."""
         concurrency = max(1, self.transport.concurrency)
         running: dict[Future[tuple[Outcome, ...]], tuple[int, list[tuple[str, str]]]] = {}
         claimed, after, exhausted = 0, "", False
         try:
             with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="digest-send") as pool:
-
-                def fill() -> None:
-                    nonlocal claimed, after, exhausted
-                    while len(running) < concurrency and not (exhausted or self.failure or self.error or self.stopped):
-                        if stop.is_set():
-                            self.stopped = "stopped on request (signal): the batches in flight were finished and recorded"
-                            return
-                        batch = self.ledger.claim_next(
-                            self.edition.id, self._batch_id(claimed + 1), self.now,
-                            after=after, size=self.size, resend_unknown=self.resend_unknown,
-                        )
-                        if not batch:
-                            exhausted = True
-                            return
-                        claimed, after = claimed + 1, batch[-1][0]
-                        running[pool.submit(self._send_batch, batch)] = (claimed, batch)
-
-                fill()
-                while running:
+                finished: list[tuple[int, list[tuple[str, str]], Future[tuple[Outcome, ...]]]] = []
+                while True:
+                    settled = [(number, batch, future, self._outcomes(batch, future)) for number, batch, future in finished]
+                    fresh: list[tuple[int, list[tuple[str, str]]]] = []
+                    with self.ledger.transaction():
+                        for number, _, _, outcomes in settled:
+                            self.ledger.record_outcomes(
+                                self.edition.id,
+                                ((o.email, _LEDGER_STATUS[o.status], o.provider_id, o.reason, o.permanent) for o in outcomes),
+                                self.now,
+                                batch=self._batch_id(number),
+                            )
+                        while len(running) + len(fresh) < concurrency and not exhausted and self._may_claim(stop):
+                            claim = self.ledger.claim_next(
+                                self.edition.id, self._batch_id(claimed + 1), self.now,
+                                after=after, size=self.size, resend_unknown=self.resend_unknown,
+                            )
+                            if claim is None:
+                                exhausted = True
+                            else:
+                                claimed, after = claimed + 1, claim.last
+                                fresh.append((claimed, claim.recipients))
+                    for number, batch in fresh:  # claimed and committed: now they may go
+                        running[pool.submit(self._send_batch, batch)] = (number, batch)
+                    for number, batch, future, outcomes in settled:
+                        self._report(number, batch, future, outcomes)
+                    if not running:
+                        break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    finished = [(future, *running.pop(future)) for future in sorted(done, key=lambda f: running[f][0])]
-                    if not any(future.exception() for future, _, _ in finished):
-                        fill()  # the free workers get their next batch before this thread records the last ones
-                    for future, number, batch in finished:
-                        self._record(number, batch, future)
-                    fill()
+                    finished = [(*running.pop(future), future) for future in sorted(done, key=lambda f: running[f][0])]
         finally:
             self._mark_bounced()
         if self.failure is not None:
             raise self.failure
+
+    def _may_claim(self, stop: threading.Event) -> bool:
+        """Whether another batch may be claimed: not after a failure, a batch that never reached the
+        provider, or a stop (noted as the reason this send stopped)."""
+        if self.failure or self.error or self.stopped:
+            return False
+        if stop.is_set():
+            self.stopped = "stopped on request (signal): the batches in flight were finished and recorded"
+            return False
+        return True
 
     def _batch_id(self, number: int) -> str:
         return f"{self.run_id}-{number}"
@@ -296,30 +312,27 @@ class _SendRun:
         recipients = [recipient_for(self.config, email, name) for email, name in batch]
         return self.transport.send_batch(self.edition, recipients)
 
-    def _record(self, number: int, batch: list[tuple[str, str]], future: Future[tuple[Outcome, ...]]) -> None:
+    def _outcomes(self, batch: list[tuple[str, str]], future: Future[tuple[Outcome, ...]]) -> list[Outcome]:
+        """One outcome per address of a finished batch; notes a failure that must stop the send."""
         error = future.exception()
         emails = [email for email, _ in batch]
         if error is None:
-            outcomes = _complete(future.result(), emails)
-        elif isinstance(error, OutcomeUnknownError):
-            outcomes = [Outcome(e, "unknown", reason=str(error)) for e in emails]
-        elif isinstance(error, NotSentError):
-            outcomes = [Outcome(e, "not_sent", reason=str(error)) for e in emails]
+            return _complete(future.result(), emails)
+        if isinstance(error, OutcomeUnknownError):
+            return [Outcome(e, "unknown", reason=str(error)) for e in emails]
+        if isinstance(error, NotSentError):
             self.error = self.error or str(error)
-        elif isinstance(error, DigestError):
+            return [Outcome(e, "not_sent", reason=str(error)) for e in emails]
+        if isinstance(error, DigestError):
             # The transport refused before sending (ProviderRejectedError, bad login, a missing secret).
-            outcomes = [Outcome(e, "not_sent", reason=str(error)) for e in emails]
             self.failure = self.failure or error
-        else:
-            # A bug somewhere in the batch: whether it went out cannot be known, so never resend blindly.
-            outcomes = [Outcome(e, "unknown", reason=f"{type(error).__name__}: {error}") for e in emails]
-            self.failure = self.failure or error
-        self.ledger.record_outcomes(
-            self.edition.id,
-            ((o.email, _LEDGER_STATUS[o.status], o.provider_id, o.reason, o.permanent) for o in outcomes),
-            self.now,
-            batch=self._batch_id(number),
-        )
+            return [Outcome(e, "not_sent", reason=str(error)) for e in emails]
+        # A bug somewhere in the batch: whether it went out cannot be known, so never resend blindly.
+        self.failure = self.failure or error
+        return [Outcome(e, "unknown", reason=f"{type(error).__name__}: {error}") for e in emails]
+
+    def _report(self, number: int, batch: list[tuple[str, str]], future: Future[tuple[Outcome, ...]], outcomes: list[Outcome]) -> None:
+        """Count a recorded batch, mark who refused it for good bounced, and report progress."""
         counted = {status: sum(1 for o in outcomes if o.status == status) for status in _LEDGER_STATUS}
         for status, n in counted.items():
             self.tally[status] += n
@@ -331,6 +344,7 @@ class _SendRun:
             if len(self.refused) >= BOUNCES_PER_LIST_REWRITE:
                 self._mark_bounced()
         if self.on_batch is not None:
+            error = future.exception()
             self.on_batch(
                 BatchReport(
                     number=number,
