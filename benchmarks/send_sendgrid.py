@@ -11,7 +11,7 @@ own, schema validation off, answering every request after 50 ms):
   its wall time and peak RSS, at 1,000,000 and at 100,000 recipients (memory must not grow);
 - what the ledger adds to the send's wall: the same send with the ledger's bookkeeping left out
   (benchmarks/no_ledger.py: the list streams straight into the batches, nothing is staged, claimed
-  or recorded), beside it; the best of three runs of each, as the difference is a few seconds of 40;
+  or recorded), beside it; the best of five runs of each, as the difference is a few seconds of 35;
 - the ledger's own work, for the record: planning and recording the same 1,000,000 recipients in a
   fresh ledger (read, stage and plan the list, then claim and record 1,000 batches, each record
   in the transaction of the next claim, as the send does). Most of it runs while requests are in
@@ -257,7 +257,7 @@ def run(smoke: bool) -> list[Row]:
     target = floors("send_sendgrid", smoke)
     large, small, latency = int(target["recipients"]), int(target["flat_from"]), float(target["latency_seconds"])
     batch = int(target.get("batch_size", MAX_PERSONALIZATIONS))
-    runs = 1 if smoke else 3
+    runs = 1 if smoke else 5
     with tempfile.TemporaryDirectory(prefix="digest-bench-send-") as tmp, StandIn(latency) as stand_in:
         folder = Path(tmp)
         reference = send_reference(stand_in, bench_config(stand_in.url, folder), large, batch)
