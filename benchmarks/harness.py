@@ -135,6 +135,11 @@ def print_table(rows: Sequence[Row], file: Any = None) -> None:
         print(line, file=file or sys.stdout)
 
 
+def format_ratio(row: Row) -> str:
+    """The ratio as its target states it: a share ("<= 10% of the send") in %, the others as 1.23x."""
+    return f"{row.ratio:.1%}" if "%" in row.target else f"{row.ratio:.2f}x"
+
+
 def table_lines(rows: Sequence[Row]) -> list[str]:
     header = ("benchmark", "workload", "ours", "baseline (same run)", "ratio", "target", "pass")
     cells = [
@@ -143,7 +148,7 @@ def table_lines(rows: Sequence[Row]) -> list[str]:
             r.workload,
             format_value(r.ours, r.unit),
             f"{format_value(r.baseline, r.unit)} ({r.baseline_is})",
-            f"{r.ratio:.2f}x",
+            format_ratio(r),
             r.target,
             "yes" if r.passed else "NO",
         )

@@ -53,3 +53,12 @@ def test_make_bench_writes_one_table_as_json_rows(run_all: ModuleType, tmp_path:
         assert row["pass"] is True and row["baseline"] > 0
     printed = capsys.readouterr().out
     assert "| gather | 20 sources" in printed and "machine: " in printed
+
+
+def test_a_share_of_the_send_reads_as_a_percentage_and_other_ratios_as_times(run_all: ModuleType) -> None:
+    harness = importlib.import_module("harness")
+    share = harness.Row("ledger", "1M", 2.5, 34.0, 2.5 / 34.0, "<= 10% of the send", True, "s", "the send's wall")
+    speed = harness.Row("gather", "20 sources", 0.25, 4.0, 16.0, ">= 8x faster", True, "s", "one after another")
+    lines = harness.table_lines([share, speed])
+    assert "| 7.4% | <= 10% of the send |" in lines[2]
+    assert "| 16.00x | >= 8x faster |" in lines[3]
