@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from digest.ledger import Ledger
-from digest.models import Claim
+from digest.models import Batch
 
 
 def install(recipients: int) -> None:
@@ -24,10 +24,9 @@ def install(recipients: int) -> None:
         audience[id(self)] = iter(subscribers)  # read later, a batch at a time, as the send asks
         return recipients
 
-    def claim_next(self: Ledger, edition: str, batch: str, now: Any, *, after: str = "", size: int = 1000,
-                   resend_unknown: bool = False) -> Claim | None:
+    def next_batch(self: Ledger, edition: str, *, after: str = "", size: int = 1000, resend_unknown: bool = False) -> Batch | None:
         rows = [row for _, row in zip(range(size), audience[id(self)], strict=False)]
-        return Claim(rows, rows[-1][0]) if rows else None
+        return Batch(rows, rows[0][0], rows[-1][0], len(rows)) if rows else None
 
     def counts(self: Ledger, edition: str) -> dict[str, int]:
         return {"subscribers": recipients, "sent": recipients, "pending": 0, "failed": 0, "unknown": 0}
@@ -38,7 +37,8 @@ def install(recipients: int) -> None:
         "recover_in_flight": lambda self: 0,
         "drop_unsendable": lambda self, edition: 0,
         "plan": lambda self, edition, resend_unknown=False: recipients,
-        "claim_next": claim_next,
+        "next_batch": next_batch,
+        "claim": lambda self, edition, batch_id, batch, now, resend_unknown=False: None,
         "record_outcomes": lambda self, edition, outcomes, now, batch=None: None,
         "counts": counts,
     }

@@ -13,8 +13,8 @@ own, schema validation off, answering every request after 50 ms):
   (benchmarks/no_ledger.py: the list streams straight into the batches, nothing is staged, claimed
   or recorded), beside it; the best of five runs of each, as the difference is a few seconds of 35;
 - the ledger's own work, for the record: planning and recording the same 1,000,000 recipients in a
-  fresh ledger (read, stage and plan the list, then claim and record 1,000 batches, each record
-  in the transaction of the next claim, as the send does). Most of it runs while requests are in
+  fresh ledger (read, stage and plan the list, then claim, look for the next and record each of
+  1,000 batches, as the send does). Most of it runs while requests are in
   flight, so it is more than what it adds to the wall.
 
     python benchmarks/send_sendgrid.py [--smoke]
@@ -172,9 +172,8 @@ def send_reference(stand_in: StandIn, config: Config, recipients: int, batch: in
 
 def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> tuple[float, float, float]:
     """What digest's ledger takes, on a fresh ledger, to plan a send of the list (before its first
-    request can go: reading the list included) and to claim and record every batch, each record
-    with the next claim as the send writes them (done while other requests are in flight), in
-    seconds; and the time spent reading subscribers.csv, which runs alongside the staging."""
+    request can go: reading the list included) and to claim and record every batch (done while
+    other requests are in flight), in seconds; and the time spent reading subscribers.csv, which runs alongside the staging."""
     edition = EDITION_ID
     reading = 0.0
 
@@ -196,13 +195,13 @@ def plan_and_record(folder: Path, subscribers_csv: Path, batch: int) -> tuple[fl
         ledger.drop_unsendable(edition)
         planned = ledger.plan(edition)
         planning = time.perf_counter() - started
-        number, claim = 0, ledger.claim_next(edition, "bench-1", NOW, size=batch)
-        while claim is not None:
+        number, upcoming = 0, ledger.next_batch(edition, size=batch)
+        while upcoming is not None:  # as the send does: claim, look for the next, record
             number += 1
-            with ledger.transaction():
-                outcomes = ((email, "sent", f"msg-{number}", None, False) for email, _ in claim.recipients)
-                ledger.record_outcomes(edition, outcomes, NOW, batch=f"bench-{number}")
-                claim = ledger.claim_next(edition, f"bench-{number + 1}", NOW, after=claim.last, size=batch)
+            ledger.claim(edition, f"bench-{number}", upcoming, NOW)
+            claimed, upcoming = upcoming, ledger.next_batch(edition, after=upcoming.last, size=batch)
+            outcomes = ((email, "sent", f"msg-{number}", None, False) for email, _ in claimed.recipients)
+            ledger.record_outcomes(edition, outcomes, NOW, batch=f"bench-{number}")
         sent = ledger.counts(edition)["sent"]
     if sent != planned:
         raise RuntimeError(f"the ledger recorded {sent} of {planned}")

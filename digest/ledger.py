@@ -17,8 +17,8 @@ not a pending row first (a million fewer writes before the first request). A bat
 run of the audience, so its claim and its record are each one statement over a range of
 neighbouring pages, and each claim leaves one row in `claims` (the batch's first and last
 address): recovery after a crash reads those few rows instead of an index that every claim and
-record would have to keep up to date. The send writes the outcomes of the batches that finished
-and the claims of the next ones in one transaction (`transaction()`): one commit per batch.
+record would have to keep up to date. The send looks for its next batch (next_batch) while
+requests are in flight, so a worker that comes back waits only for the claim's commit.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 
 from digest.errors import StateError
 from digest.locks import SEND_LOCK
-from digest.models import Claim, Delivery
+from digest.models import Batch, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -236,20 +236,13 @@ class Ledger:
             raise StateError(f"{self.path}: send ledger error: {exc} (is the state dir writable and the disk not full?)") from exc
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One durable transaction around several writes (say, the outcomes of the batches that
-        finished and the claims of the next ones): all of them or none, in one commit. Raises StateError."""
-        with self._write():
-            yield
-
-    @contextmanager
     def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction, committed at the end or rolled back on error. Raises StateError.
 
         `durable=False` skips the fsync at commit: for writes whose loss in a power cut is
         harmless (a lost record leaves its batch in flight, hence unknown, never sent twice). The
-        next durable commit makes them durable too, as the WAL is written in order. Inside
-        `transaction()`, the writes are part of it.
+        next durable commit makes them durable too, as the WAL is written in order. Inside another
+        write, the writes are part of it.
         """
         if self._db.in_transaction:
             with self._guard():
@@ -407,45 +400,59 @@ class Ledger:
         )
         return [(row["email"], row["name"]) for row in rows]
 
-    def claim_next(
-        self, edition: str, batch: str, now: datetime, *, after: str = "", size: int = 1000, resend_unknown: bool = False
-    ) -> Claim | None:
-        """Claim the next `size` recipients after address `after` (see targets) as `batch`, and commit
-        before they are sent; None when none are left.
+    def next_batch(self, edition: str, *, after: str = "", size: int = 1000, resend_unknown: bool = False) -> Batch | None:
+        """The next `size` recipients after address `after` that a send of `edition` goes to (see
+        targets), to claim; None when none are left. Reads only: a send looks for its next batch
+        while requests are in flight, so a worker that comes back only waits for the claim."""
+        # One row holding the whole batch: read row by row, each row would wait for the
+        # interpreter lock while the send's workers build requests (a few ms a batch).
+        rows = self._rows(
+            f"""SELECT json_group_array(json_array(email, name)), MIN(email), MAX(email), SUM(new) FROM (
+                    SELECT a.email AS email, a.name AS name, d.email IS NULL AS new FROM {_AUDIENCE_ROWS}
+                    WHERE a.email > :after AND {_WANTED}
+                    ORDER BY a.email LIMIT :limit)""",
+            {"edition": edition, "after": after, "limit": size, "resend_unknown": resend_unknown},
+        )
+        batch_json, first, last, new = rows[0]
+        if first is None:
+            return None
+        return Batch([(email, name) for email, name in json.loads(batch_json)], first, last, int(new))
+
+    def claim(self, edition: str, batch_id: str, batch: Batch, now: datetime, *, resend_unknown: bool = False) -> None:
+        """Claim `batch` (from next_batch) as `batch_id`, and commit before it is sent. Raises
+        StateError when the ledger no longer agrees with it (changed under the send).
 
         Call after plan, under the send lock. The batch is one run of the audience, so its claim
         is one statement over a range: a row in flight for each, added or updated (the settled
         addresses in the range are left as they are).
         """
-        params = {"edition": edition, "after": after, "limit": size, "resend_unknown": resend_unknown}
         with self._write() as db:
-            # One row holding the whole batch: read row by row, each row would wait for the
-            # interpreter lock while the send's workers build requests (a few ms a batch).
-            batch_json, first, last, new = db.execute(
-                f"""SELECT json_group_array(json_array(email, name)), MIN(email), MAX(email), SUM(new) FROM (
-                        SELECT a.email AS email, a.name AS name, d.email IS NULL AS new FROM {_AUDIENCE_ROWS}
-                        WHERE a.email > :after AND {_WANTED}
-                        ORDER BY a.email LIMIT :limit)""",
-                params,
-            ).fetchone()
-            if first is None:
-                return None
-            chosen = [(email, name) for email, name in json.loads(batch_json)]
             claimed = db.execute(
                 f"""INSERT INTO deliveries (edition, email, status, batch, attempts, updated_at)
                     SELECT :edition, email, 'in_flight', :batch, 1, :now FROM temp.audience WHERE email BETWEEN :first AND :last
                     ON CONFLICT (edition, email) DO UPDATE SET status = 'in_flight', batch = excluded.batch,
                         attempts = attempts + 1, updated_at = excluded.updated_at
                     WHERE NOT {_settled("deliveries")}""",
-                params | {"batch": batch, "now": _iso(now), "first": first, "last": last},
+                {"edition": edition, "batch": batch_id, "now": _iso(now), "first": batch.first, "last": batch.last,
+                 "resend_unknown": resend_unknown},
             ).rowcount
-            if claimed != len(chosen):  # cannot happen unless the ledger changed under the send
-                raise StateError(f"{self.path}: batch {batch} would claim {claimed} rows for {len(chosen)} recipients")
+            if claimed != len(batch.recipients):
+                raise StateError(f"{self.path}: batch {batch_id} would claim {claimed} rows for {len(batch.recipients)} recipients")
             db.execute(
-                "INSERT INTO claims (edition, batch, first_email, last_email) VALUES (?, ?, ?, ?)", (edition, batch, first, last)
+                "INSERT INTO claims (edition, batch, first_email, last_email) VALUES (?, ?, ?, ?)",
+                (edition, batch_id, batch.first, batch.last),
             )
-            db.execute("UPDATE plans SET unclaimed = MAX(0, unclaimed - ?) WHERE edition = ?", (new, edition))
-        return Claim(chosen, last)
+            db.execute("UPDATE plans SET unclaimed = MAX(0, unclaimed - ?) WHERE edition = ?", (batch.new, edition))
+
+    def claim_next(
+        self, edition: str, batch_id: str, now: datetime, *, after: str = "", size: int = 1000, resend_unknown: bool = False
+    ) -> Batch | None:
+        """next_batch and claim in one transaction: the batch claimed, None when none are left."""
+        with self._write():
+            batch = self.next_batch(edition, after=after, size=size, resend_unknown=resend_unknown)
+            if batch is not None:
+                self.claim(edition, batch_id, batch, now, resend_unknown=resend_unknown)
+        return batch
 
     def deliveries(self, edition: str, *, statuses: Sequence[str] | None = None, limit: int = -1) -> list[Delivery]:
         """Rows of `edition` in address order, only those with `statuses` when given, at most `limit`."""

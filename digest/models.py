@@ -259,12 +259,15 @@ class Subscriber:
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
-    """A batch of a send, claimed in the ledger: its recipients (email, name), in no particular
-    order, and the last of them in address order, after which the next batch starts."""
+class Batch:
+    """The next run of a send's audience, as the ledger found it: its recipients (email, name), in
+    no particular order; the first and last of them in address order (the next batch starts
+    after `last`); and how many of them have no delivery row yet."""
 
     recipients: list[tuple[str, str]]
+    first: str
     last: str
+    new: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import pytest
 from digest.deliver.outbox import outbox_path
 from digest.deliver.smtp import SmtpTransport
 from digest.ledger import Ledger
-from digest.models import Claim
+from digest.models import Batch
 from tests.support.cli import (
     EDITION,
     REPO,
@@ -302,7 +302,7 @@ def test_status_counts_those_a_stopped_send_never_reached_as_pending(tmp_path: P
         ledger.load_audience([("alice@example.org", "Alice"), ("bob@example.org", "Bob")])
         assert ledger.plan(EDITION) == 2
         claim = ledger.claim_next(EDITION, "b1", datetime(2026, 11, 26, 7, tzinfo=UTC), size=1)
-        assert claim == Claim([("alice@example.org", "Alice")], "alice@example.org")
+        assert claim == Batch([("alice@example.org", "Alice")], "alice@example.org", "alice@example.org", 1)
         ledger.record_outcomes(EDITION, [("alice@example.org", "sent", "m", None, False)], datetime(2026, 11, 26, 7, tzinfo=UTC), batch="b1")
     assert status_json(config)["editions"] == [
         {"edition": EDITION, "subscribers": 2, "sent": 1, "pending": 1, "failed": 0, "unknown": 0}

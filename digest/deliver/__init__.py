@@ -4,7 +4,7 @@ The send loop, under the send lock: turn rows left in flight by a dead process i
 the audience (each active subscriber once) in the ledger and plan the send (who is pending), then
 send batches, in address order, to everyone pending or temporarily failed (and unknown only on
 request). Each batch is claimed in_flight and committed before it goes out and recorded when it
-comes back (with the next claims, in one commit), so a crash leaves it unknown rather than resent. Up to `transport.concurrency`
+comes back, so a crash leaves it unknown rather than resent. Up to `transport.concurrency`
 batches are in flight at once (worker threads build and send; this thread keeps the ledger), so
 building, waiting and recording overlap.
 
@@ -32,7 +32,7 @@ from digest.deliver.smtp import SmtpTransport
 from digest.errors import DeliveryError, DigestError
 from digest.ledger import Ledger
 from digest.locks import send_lock
-from digest.models import Edition, Subscriber
+from digest.models import Batch, Edition, Subscriber
 from digest.subscribers import iter_audience, set_status
 from digest.tokens import unsubscribe_url
 
@@ -252,40 +252,26 @@ class _SendRun:
 
     def send(self, stop: threading.Event) -> None:
         """Claim and send batch after batch in address order, claiming the next one only when a
-        worker is free for it (so claims made meanwhile, and a stop, are seen). The outcomes of the
-        batches that finished and the claims of the next ones are written in one transaction:
-        one commit per batch, not two."""
+        worker is free for it (so claims made meanwhile, and a stop, are seen). The next batch is
+        looked for while requests are in flight, and the batches that came back are recorded once
+        the free workers have their next: a worker that comes back waits only for a claim."""
         concurrency = max(1, self.transport.concurrency)
         running: dict[Future[tuple[Outcome, ...]], tuple[int, list[tuple[str, str]]]] = {}
-        claimed, after, exhausted = 0, "", False
+        claimed = 0
+        upcoming = self._next_batch(after="")
         try:
             with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="digest-send") as pool:
                 finished: list[tuple[int, list[tuple[str, str]], Future[tuple[Outcome, ...]]]] = []
                 while True:
-                    settled = [(number, batch, future, self._outcomes(batch, future)) for number, batch, future in finished]
-                    fresh: list[tuple[int, list[tuple[str, str]]]] = []
-                    with self.ledger.transaction():
-                        for number, _, _, outcomes in settled:
-                            self.ledger.record_outcomes(
-                                self.edition.id,
-                                ((o.email, _LEDGER_STATUS[o.status], o.provider_id, o.reason, o.permanent) for o in outcomes),
-                                self.now,
-                                batch=self._batch_id(number),
-                            )
-                        while len(running) + len(fresh) < concurrency and not exhausted and self._may_claim(stop):
-                            claim = self.ledger.claim_next(
-                                self.edition.id, self._batch_id(claimed + 1), self.now,
-                                after=after, size=self.size, resend_unknown=self.resend_unknown,
-                            )
-                            if claim is None:
-                                exhausted = True
-                            else:
-                                claimed, after = claimed + 1, claim.last
-                                fresh.append((claimed, claim.recipients))
-                    for number, batch in fresh:  # claimed and committed: now they may go
-                        running[pool.submit(self._send_batch, batch)] = (number, batch)
-                    for number, batch, future, outcomes in settled:
-                        self._report(number, batch, future, outcomes)
+                    for _, _, future in finished:
+                        self._note_failure(future)
+                    while upcoming is not None and len(running) < concurrency and self._may_claim(stop):
+                        claimed += 1
+                        self.ledger.claim(self.edition.id, self._batch_id(claimed), upcoming, self.now, resend_unknown=self.resend_unknown)
+                        running[pool.submit(self._send_batch, upcoming.recipients)] = (claimed, upcoming.recipients)
+                        upcoming = self._next_batch(after=upcoming.last)
+                    for number, batch, future in finished:
+                        self._record(number, batch, future)
                     if not running:
                         break
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -294,6 +280,9 @@ class _SendRun:
             self._mark_bounced()
         if self.failure is not None:
             raise self.failure
+
+    def _next_batch(self, after: str) -> Batch | None:
+        return self.ledger.next_batch(self.edition.id, after=after, size=self.size, resend_unknown=self.resend_unknown)
 
     def _may_claim(self, stop: threading.Event) -> bool:
         """Whether another batch may be claimed: not after a failure, a batch that never reached the
@@ -312,27 +301,27 @@ class _SendRun:
         recipients = [recipient_for(self.config, email, name) for email, name in batch]
         return self.transport.send_batch(self.edition, recipients)
 
-    def _outcomes(self, batch: list[tuple[str, str]], future: Future[tuple[Outcome, ...]]) -> list[Outcome]:
-        """One outcome per address of a finished batch; notes a failure that must stop the send."""
+    def _note_failure(self, future: Future[tuple[Outcome, ...]]) -> None:
+        """Note what a finished batch's error means for the rest: no batch that never reached the
+        provider or that it refused (the others stay pending), no send past a bug."""
         error = future.exception()
-        emails = [email for email, _ in batch]
-        if error is None:
-            return _complete(future.result(), emails)
-        if isinstance(error, OutcomeUnknownError):
-            return [Outcome(e, "unknown", reason=str(error)) for e in emails]
+        if error is None or isinstance(error, OutcomeUnknownError):
+            return
         if isinstance(error, NotSentError):
             self.error = self.error or str(error)
-            return [Outcome(e, "not_sent", reason=str(error)) for e in emails]
-        if isinstance(error, DigestError):
-            # The transport refused before sending (ProviderRejectedError, bad login, a missing secret).
+        else:  # the transport refused before sending (a DigestError), or a bug
             self.failure = self.failure or error
-            return [Outcome(e, "not_sent", reason=str(error)) for e in emails]
-        # A bug somewhere in the batch: whether it went out cannot be known, so never resend blindly.
-        self.failure = self.failure or error
-        return [Outcome(e, "unknown", reason=f"{type(error).__name__}: {error}") for e in emails]
 
-    def _report(self, number: int, batch: list[tuple[str, str]], future: Future[tuple[Outcome, ...]], outcomes: list[Outcome]) -> None:
-        """Count a recorded batch, mark who refused it for good bounced, and report progress."""
+    def _record(self, number: int, batch: list[tuple[str, str]], future: Future[tuple[Outcome, ...]]) -> None:
+        """Record a finished batch, count it, mark who refused it for good bounced, and report progress."""
+        error = future.exception()
+        outcomes = _outcomes([email for email, _ in batch], future)
+        self.ledger.record_outcomes(
+            self.edition.id,
+            ((o.email, _LEDGER_STATUS[o.status], o.provider_id, o.reason, o.permanent) for o in outcomes),
+            self.now,
+            batch=self._batch_id(number),
+        )
         counted = {status: sum(1 for o in outcomes if o.status == status) for status in _LEDGER_STATUS}
         for status, n in counted.items():
             self.tally[status] += n
@@ -344,7 +333,6 @@ class _SendRun:
             if len(self.refused) >= BOUNCES_PER_LIST_REWRITE:
                 self._mark_bounced()
         if self.on_batch is not None:
-            error = future.exception()
             self.on_batch(
                 BatchReport(
                     number=number,
@@ -367,6 +355,19 @@ class _SendRun:
             set_status(self.config.subscribers.file, refused, "bounced", self.now)
         except DigestError as exc:
             self.failure = self.failure or exc
+
+
+def _outcomes(emails: list[str], future: Future[tuple[Outcome, ...]]) -> list[Outcome]:
+    """One outcome per address of a finished batch, whatever became of it."""
+    error = future.exception()
+    if error is None:
+        return _complete(future.result(), emails)
+    if isinstance(error, OutcomeUnknownError):
+        return [Outcome(e, "unknown", reason=str(error)) for e in emails]
+    if isinstance(error, DigestError):  # NotSentError, or refused before sending: ProviderRejectedError, a bad login
+        return [Outcome(e, "not_sent", reason=str(error)) for e in emails]
+    # A bug somewhere in the batch: whether it went out cannot be known, so never resend blindly.
+    return [Outcome(e, "unknown", reason=f"{type(error).__name__}: {error}") for e in emails]
 
 
 def _complete(outcomes: Sequence[Outcome], emails: Sequence[str]) -> list[Outcome]:
