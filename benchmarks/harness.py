@@ -110,6 +110,13 @@ def run_measured(
     return Measured(seconds, peak_kib / 1024, stdout)  # Linux: ru_maxrss is in KiB
 
 
+def new_folder(parent: Path, kind: str) -> Path:
+    """A new folder `kind-N` in `parent`, N counting those of that kind made before: one per run."""
+    folder = parent / f"{kind}-{len(list(parent.glob(f'{kind}-*')))}"
+    folder.mkdir()
+    return folder
+
+
 def best_of(times: int, function: Callable[[], float]) -> float:
     """The smallest of `times` measurements: the least disturbed by other work on the machine."""
     return min(function() for _ in range(times))

@@ -33,7 +33,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from harness import BENCHMARKS, Row, floors, main_for, run_measured
+from harness import BENCHMARKS, Row, floors, main_for, new_folder, run_measured
 from workloads import EDITION_ID, NEWSLETTER, SECRET, sample_edition, write_config, write_subscribers
 
 from digest.config import Config, DeliveryConfig, Secrets, StateConfig, SubscribersConfig
@@ -218,9 +218,7 @@ def digest_send(
     small list cannot show in RSS whether memory grows with the list; tracemalloc can). Without
     `ledger`, the send keeps no ledger (no_ledger.py).
     """
-    kind = f"send-{recipients}-{'ledger' if ledger else 'no-ledger'}"
-    home = folder / f"{kind}-{len(list(folder.glob(f'{kind}-*')))}"
-    home.mkdir()
+    home = new_folder(folder, f"send-{recipients}-{'ledger' if ledger else 'no-ledger'}")
     write_subscribers(home / "subscribers.csv", recipients)
     config_path = write_config(
         home, delivery={"transport": "sendgrid", "sendgrid_api_url": stand_in.url, "batch_size": batch_size}

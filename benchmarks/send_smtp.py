@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from harness import Row, floors, main_for, run_measured
+from harness import Row, floors, main_for, new_folder, run_measured
 from workloads import EDITION_ID, NEWSLETTER, SECRET, sample_edition, subscriber_email, write_config, write_subscribers
 
 from digest.config import Config, DeliveryConfig, Secrets
@@ -186,8 +186,7 @@ def new_connection_per_message(server: SmtpStandIn, messages: int) -> float:
 
 def digest_send(folder: Path, server: SmtpStandIn, recipients: int) -> tuple[float, float]:
     """`digest send --yes` over SMTP to `recipients` subscribers: (seconds per message, peak RSS MB)."""
-    home = folder / f"smtp-{recipients}-{len(list(folder.glob(f'smtp-{recipients}-*')))}"
-    home.mkdir()
+    home = new_folder(folder, f"smtp-{recipients}")
     write_subscribers(home / "subscribers.csv", recipients)
     config_path = write_config(home, delivery=server.delivery())
     EditionStore(home / "state").save(sample_edition())

@@ -56,7 +56,7 @@ class Gate:
         self.released.set()
 
 
-class QuietSession(Session):
+class _QuietSession(Session):
     # aiosmtpd sets its own deprecated `login_data` property on every login, which warns; warnings
     # are errors in this test suite. A plain attribute takes it instead.
     login_data: Any = None
@@ -66,7 +66,7 @@ class QuietSMTP(SMTP):
     """aiosmtpd's SMTP protocol without its deprecation warning at every login."""
 
     def _create_session(self) -> Session:
-        return QuietSession(self.loop)
+        return _QuietSession(self.loop)
 
 
 def bound_listener(host: str = "127.0.0.1") -> socket.socket:
