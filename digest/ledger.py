@@ -241,13 +241,8 @@ class Ledger:
 
         `durable=False` skips the fsync at commit: for writes whose loss in a power cut is
         harmless (a lost record leaves its batch in flight, hence unknown, never sent twice). The
-        next durable commit makes them durable too, as the WAL is written in order. Inside another
-        write, the writes are part of it.
+        next durable commit makes them durable too, as the WAL is written in order.
         """
-        if self._db.in_transaction:
-            with self._guard():
-                yield self._db
-            return
         with self._guard():
             if not durable:
                 self._db.execute("PRAGMA synchronous = NORMAL")
@@ -447,11 +442,10 @@ class Ledger:
     def claim_next(
         self, edition: str, batch_id: str, now: datetime, *, after: str = "", size: int = 1000, resend_unknown: bool = False
     ) -> Batch | None:
-        """next_batch and claim in one transaction: the batch claimed, None when none are left."""
-        with self._write():
-            batch = self.next_batch(edition, after=after, size=size, resend_unknown=resend_unknown)
-            if batch is not None:
-                self.claim(edition, batch_id, batch, now, resend_unknown=resend_unknown)
+        """next_batch, then claim it as the send does: the batch claimed, None when none are left."""
+        batch = self.next_batch(edition, after=after, size=size, resend_unknown=resend_unknown)
+        if batch is not None:
+            self.claim(edition, batch_id, batch, now, resend_unknown=resend_unknown)
         return batch
 
     def deliveries(self, edition: str, *, statuses: Sequence[str] | None = None, limit: int = -1) -> list[Delivery]:
